@@ -1,0 +1,108 @@
+"""What a pruning algorithm is, and what it may ask of the harness.
+
+`algorithms` depends on torch alone: the harness implements the protocols below
+(`PopulationLike`, `TrainStateLike`, `Session`) and calls `Algorithm.run`. An algorithm
+decides *when* to train and *what* to keep; the harness decides how to train fast.
+
+Every tensor's first axis is the model: an algorithm acts on M models at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+import torch
+
+
+class PopulationLike(Protocol):
+    """M masked MLPs: weights[l] [M, out, in], biases[l] [M, out], bool masks alike."""
+
+    layer_sizes: tuple[int, ...]
+    weights: list[torch.Tensor]
+    biases: list[torch.Tensor]
+    weight_masks: list[torch.Tensor]
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def bias_masks(self) -> list[torch.Tensor]: ...
+
+    def apply_masks(self) -> None: ...
+
+    def weight_nnz(self) -> torch.Tensor: ...
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+class TrainStateLike(Protocol):
+    """A population in training: its SGD momentum buffers and where training is."""
+
+    population: PopulationLike
+    weight_momentum: list[torch.Tensor]
+    bias_momentum: list[torch.Tensor]
+    step: int
+    epoch: int
+
+
+class StepCallback:
+    """Gets control at chosen optimiser steps of one training (before the step runs).
+
+    `event_steps` lists them (0-based, over the whole training, `total_steps` steps);
+    `on_event` may change weights, masks and momentum in place. Between events the
+    harness runs steps in a fast engine it alone controls.
+    """
+
+    def event_steps(self, total_steps: int, steps_per_epoch: int) -> Sequence[int]:
+        return ()
+
+    def on_event(self, state: TrainStateLike, session: Session) -> None:
+        pass
+
+
+class Session(Protocol):
+    """What the harness offers an algorithm: the population, the data, training."""
+
+    population: PopulationLike
+    epochs: int
+    batch_size: int
+
+    @property
+    def steps_per_epoch(self) -> int: ...
+
+    def train(self, callbacks: Sequence[StepCallback] = (), epochs: int | None = None) -> None:
+        """One full training run of the whole population (fresh momentum, the lr schedule
+        from its start, the next epochs of each model's data order)."""
+
+    def batch(self, size: int | None = None, balanced: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """A seeded mini-batch (x [B, in], y [B]) shared by all models: the first batch
+        of the first epoch's order (or a class-balanced sample when `balanced`)."""
+
+    def gradients(
+        self, x: torch.Tensor, y: torch.Tensor, population: PopulationLike | None = None
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        """Mean BCE gradients per model on (x, y): weight grads, bias grads, loss [M]."""
+
+    def generator(self) -> torch.Generator:
+        """A seeded generator for the algorithm's own randomness."""
+
+
+@dataclass(frozen=True)
+class HyperParameters:
+    """Base of every algorithm's hyper-parameter dataclass (frozen, defaults = paper's)."""
+
+
+class Algorithm(Protocol):
+    """One pruning algorithm. `run` leaves every model with exactly `target_nnz[m]` weights
+    kept (masks are the truth; see algorithms.topk) and the population trained."""
+
+    name: ClassVar[str]
+    paper: ClassVar[str]
+    summary: ClassVar[str]
+    Params: ClassVar[type[HyperParameters]]
+
+    def __init__(self, params: HyperParameters) -> None: ...
+
+    def run(self, session: Session, target_nnz: torch.Tensor) -> None: ...

@@ -1,0 +1,1 @@
+"""One module per group of `sparsest` commands; each exposes `register(app)`."""

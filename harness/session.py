@@ -1,0 +1,126 @@
+"""The harness side of `algorithms.base.Session`: a population, its data and training."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from algorithms.base import PopulationLike, StepCallback
+from harness.data import Dataset
+from harness.engines.base import SGDConfig, TrainState, make_engine
+from harness.engines.torch_engine import TorchEngine
+from harness.orders import epoch_orders
+from harness.population import Population
+from harness.trainer import ProgressFn, train
+
+
+class TrainingSession:
+    """Trains one population, possibly several times (each time on fresh data orders).
+
+    `seed` drives the algorithm's own randomness (`generator`), never the training.
+    """
+
+    def __init__(
+        self,
+        population: Population,
+        data: Dataset,
+        config: SGDConfig,
+        engine: str = "auto",
+        seed: int = 0,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        self.population = population
+        self.data = data
+        self.config = config
+        self.epochs = config.epochs
+        self.batch_size = config.batch_size
+        self.engine_name = engine
+        self.seed = seed
+        self.progress = progress
+        self.epochs_trained = 0
+        self._gradient_engine = TorchEngine(data, config, population.device)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.config.steps_per_epoch(self.data.points)
+
+    def train(self, callbacks: Sequence[StepCallback] = (), epochs: int | None = None) -> None:
+        config = self.config
+        if epochs is not None and epochs != config.epochs:
+            config = SGDConfig(
+                epochs, config.batch_size, config.momentum, config.weight_decay, config.shared_order
+            )
+        engine = make_engine(self.engine_name, self.data, config, self.population.device)
+        state = TrainState.fresh(self.population)
+        train(
+            state,
+            self.data,
+            config,
+            engine,
+            callbacks,
+            session=self,
+            epoch_offset=self.epochs_trained,
+            progress=self.progress,
+        )
+        self.epochs_trained += config.epochs
+
+    def _first_orders(self) -> np.ndarray:
+        seeds = self.population.data_seed.numpy()
+        return epoch_orders(seeds, 0, self.data.points)
+
+    def batch(
+        self, size: int | None = None, balanced: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-model batches: x [M, B, in], y [M, B] from each model's first epoch order;
+        `balanced` takes the first B/2 points of each class in that order."""
+        size = size or self.batch_size
+        orders = self._first_orders()
+        if balanced:
+            labels = self.data.y[orders]
+            half = size // 2
+            rows = []
+            for order, label in zip(orders, labels):
+                rows.append(
+                    np.concatenate([order[label < 0.5][:half], order[label > 0.5][: size - half]])
+                )
+            index = np.stack(rows)
+        else:
+            index = orders[:, :size]
+        device = self.population.device
+        idx = torch.as_tensor(index, dtype=torch.int64, device=device)
+        x = torch.as_tensor(self.data.x, device=device)[idx]
+        y = torch.as_tensor(self.data.y, device=device)[idx]
+        return x, y
+
+    def gradients(
+        self, x: torch.Tensor, y: torch.Tensor, population: PopulationLike | None = None
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        pop = population or self.population
+        return batch_gradients(pop, x, y)
+
+    def generator(self) -> torch.Generator:
+        g = torch.Generator()
+        g.manual_seed(self.seed)
+        return g
+
+
+def batch_gradients(
+    population: PopulationLike, x: torch.Tensor, y: torch.Tensor
+) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+    """Mean BCE-with-logits gradients of each model on its batch (x [M, B, in], y [M, B])
+    by autograd, so callers may also differentiate through them (create_graph)."""
+    weights = [w.detach().requires_grad_(True) for w in population.weights]
+    biases = [b.detach().requires_grad_(True) for b in population.biases]
+    h = x
+    for layer, (w, b) in enumerate(zip(weights, biases)):
+        h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+        if layer < len(weights) - 1:
+            h = torch.relu(h)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        h.squeeze(-1), y, reduction="none"
+    ).mean(1)
+    grads = torch.autograd.grad(loss.sum(), [*weights, *biases])
+    depth = len(weights)
+    return list(grads[:depth]), list(grads[depth:]), loss.detach()

@@ -1,0 +1,39 @@
+"""Frozen run specifications and the run keys that name them.
+
+A run key is a hash of everything that determines a run's result, seed included, so
+writing the same run twice is a no-op and a rerun of a sweep skips what is done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines one trained model.
+
+    widths: hidden widths; mask: hex of the packed phase-2 mask (None otherwise);
+    hparams: sorted (name, value) pairs of the algorithm's hyper-parameters.
+    """
+
+    kind: str
+    algorithm: str
+    dataset: str
+    widths: tuple[int, ...]
+    init_mode: str
+    seed: int
+    lr: float
+    schedule: str
+    epochs: int
+    target_weight_nnz: int | None = None
+    mask: str | None = None
+    hparams: tuple[tuple[str, str], ...] = ()
+    holdout: float = 0.0
+    shared_order: bool = False
+
+    def run_key(self) -> str:
+        payload = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.blake2b(payload.encode(), digest_size=10).hexdigest()

@@ -1,0 +1,111 @@
+"""The training loop: epochs of engine steps, with callbacks at the steps they ask for.
+
+No I/O here. The loop is plain: for each epoch compute every model's data order and
+learning rate, then run the engine in chunks between callback events.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from algorithms.base import Session, StepCallback
+from harness.data import Dataset
+from harness.engines.base import Engine, SGDConfig, TrainState
+from harness.orders import epoch_orders
+from harness.population import Population
+from harness.schedules import epoch_learning_rates
+
+ProgressFn = Callable[[int, int], None]
+
+
+def train(
+    state: TrainState,
+    data: Dataset,
+    config: SGDConfig,
+    engine: Engine,
+    callbacks: Sequence[StepCallback] = (),
+    session: Session | None = None,
+    epoch_offset: int = 0,
+    progress: ProgressFn | None = None,
+) -> None:
+    """Train `state` in place for `config.epochs` epochs.
+
+    `epoch_offset` shifts the data-order epochs, so a second training of the same models
+    (a rewound lottery ticket, a fine-tune) sees fresh orders. `progress(done, total)`
+    is called after every epoch with counts of steps.
+    """
+    population = state.population
+    steps_per_epoch = config.steps_per_epoch(data.points)
+    total_steps = steps_per_epoch * config.epochs
+    events: dict[int, list[StepCallback]] = defaultdict(list)
+    for callback in callbacks:
+        for step in callback.event_steps(total_steps, steps_per_epoch):
+            events[int(step)].append(callback)
+    event_steps = np.array(sorted(events), dtype=np.int64)
+
+    seeds = population.data_seed.numpy()
+    if config.shared_order:
+        seeds = seeds[:1]
+    base_lr = population.lr.numpy()
+    schedules = population.schedule.numpy()
+    engine.import_state(state)
+    for epoch in range(config.epochs):
+        orders = epoch_orders(seeds, epoch_offset + epoch, data.points)
+        if config.shared_order:
+            orders = np.broadcast_to(orders, (population.size, data.points))
+        lrs = epoch_learning_rates(base_lr, schedules, epoch, config.epochs)
+        step = 0
+        while step < steps_per_epoch:
+            global_step = epoch * steps_per_epoch + step
+            if global_step in events:
+                state.step, state.epoch = global_step, epoch
+                engine.export_state(state)
+                for callback in events[global_step]:
+                    callback.on_event(state, session)  # type: ignore[arg-type]
+                engine.import_state(state)
+            later = event_steps[event_steps > global_step]
+            stop = min(steps_per_epoch, int(later[0]) - epoch * steps_per_epoch) if len(later) else steps_per_epoch
+            engine.run_steps(orders, step, stop - step, lrs)
+            step = stop
+        if progress is not None:
+            progress((epoch + 1) * steps_per_epoch, total_steps)
+    state.step, state.epoch = total_steps, config.epochs
+    engine.export_state(state)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Per model [M]: accuracy on the scoring points, mean BCE loss, diverged flag."""
+
+    accuracy: torch.Tensor
+    loss: torch.Tensor
+    diverged: torch.Tensor
+
+
+@torch.no_grad()
+def evaluate(population: Population, data: Dataset, chunk: int = 8192) -> Evaluation:
+    """Final-weights accuracy and loss of every model. A model whose parameters or loss
+    are not finite is diverged; its accuracy is what its logits give (NaN never counts
+    as correct)."""
+    x = torch.as_tensor(data.x, device=population.device)
+    y = torch.as_tensor(data.y, device=population.device)
+    correct = torch.zeros(population.size, dtype=torch.float64, device=population.device)
+    loss = torch.zeros_like(correct)
+    for start in range(0, data.points, chunk):
+        logits = population.forward(x[start : start + chunk])
+        target = y[start : start + chunk].expand_as(logits)
+        correct += ((logits > 0) == (target > 0.5)).sum(1)
+        loss += torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, target, reduction="none"
+        ).sum(1)
+    finite = torch.ones(population.size, dtype=torch.bool, device=population.device)
+    for t in [*population.weights, *population.biases]:
+        finite &= torch.isfinite(t.flatten(1)).all(1)
+    loss = loss / data.points
+    diverged = ~(finite & torch.isfinite(loss))
+    return Evaluation((correct / data.points).float().cpu(), loss.float().cpu(), diverged.cpu())
