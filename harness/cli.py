@@ -11,7 +11,7 @@ import typer
 
 from harness.errors import UserError
 
-COMMAND_MODULES = ("datasets", "train", "bench")
+COMMAND_MODULES = ("datasets", "train")
 
 app = typer.Typer(
     name="sparsest",

@@ -1,0 +1,43 @@
+"""Option parsing shared by commands: comma lists, devices, the store path."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import torch
+
+from harness.errors import UserError
+
+T = TypeVar("T")
+
+DEFAULT_DB = "sparsest.duckdb"
+
+
+def parse_list(text: str, kind: Callable[[str], T], what: str) -> list[T]:
+    """'1,2,3' -> [1, 2, 3]; a bad item is a one-line UserError naming `what`."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise UserError(f"{what}: expected a comma-separated list, got {text!r}")
+    try:
+        return [kind(item) for item in items]
+    except ValueError:
+        raise UserError(f"{what}: cannot read {text!r} as a list of {kind.__name__}") from None
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto -> cuda when available, else cpu."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise UserError(f"unknown device {name!r}; choose auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def resolve_db(path: Path | None) -> Path:
+    """--db, else $SPARSEST_DB, else ./sparsest.duckdb."""
+    return Path(path or os.environ.get("SPARSEST_DB") or DEFAULT_DB)
