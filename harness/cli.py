@@ -5,13 +5,14 @@ errors users can cause into one-line messages."""
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
 
 from harness.errors import UserError
 
-COMMAND_MODULES = ("datasets", "train")
+COMMAND_MODULES = ("datasets", "train", "presets")
 
 app = typer.Typer(
     name="sparsest",
@@ -27,9 +28,25 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
+    """Entry point: a UserError is one line and exit 2; any other failure is one line and
+    exit 1 (SPARSEST_DEBUG=1 shows the traceback)."""
     try:
         app()
     except UserError as error:
-        message = error.args[0] if error.args else str(error)
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print("interrupted: results written so far are kept; rerun to resume", file=sys.stderr)
+        raise SystemExit(130) from None
+    except Exception as error:
+        if os.environ.get("SPARSEST_DEBUG"):
+            raise
+        print(
+            f"internal error: {type(error).__name__}: {error} (SPARSEST_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,279 @@
+"""Read-side queries over the results store, as typed rows.
+
+Each function opens the store read-only for its one query, so it runs while a sweep in
+another process writes. The SQL lives in schema.sql (the `frontier_at`, `leaderboard_at`
+and `pareto_at` macros behind the views of the same names); these functions only bind
+their parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from store.db import (
+    RECORD_SELECT,
+    SCHEMA_VERSION,
+    ResultsStore,
+    StoreError,
+    first_line,
+    record_from_row,
+    schema_script,
+)
+from store.records import RunRecord
+
+EXPORT_FORMATS = ("parquet", "csv", "json")
+
+
+@dataclass(frozen=True)
+class FrontierRow:
+    """The search's fewest weights reaching `target` (None where nothing does), and the
+    run that shows it. reached: search runs reaching the target."""
+
+    dataset: str
+    target: float
+    weight_nnz: int | None
+    model_nnz: int | None
+    effective_nnz: int | None
+    accuracy: float | None
+    widths: tuple[int, ...] | None
+    kind: str | None
+    run_key: str | None
+    reached: int
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    """One pruning algorithm at one accuracy target.
+
+    weight_nnz: fewest weights of its runs reaching the target (None if none did);
+    gap_ratio: weight_nnz / frontier_weight_nnz; best_accuracy: that run's accuracy, or
+    the best of any run when none reached; reached/runs: runs reaching it / all runs.
+    """
+
+    algorithm: str
+    target: float
+    weight_nnz: int | None
+    frontier_weight_nnz: int | None
+    gap_ratio: float | None
+    best_accuracy: float | None
+    effective_nnz: int | None
+    run_key: str | None
+    reached: int
+    runs: int
+    dataset: str
+
+
+@dataclass(frozen=True)
+class ParetoRow:
+    """Best accuracy at one weight nnz of one curve (an algorithm, or 'search')."""
+
+    algorithm: str
+    weight_nnz: int
+    best_accuracy: float | None
+    runs: int
+    on_front: bool
+    dataset: str
+
+
+@dataclass(frozen=True)
+class StructureRow:
+    """Phase 1's dense structure with the fewest parameters reaching `target`."""
+
+    dataset: str
+    target: float
+    widths: tuple[int, ...]
+    model_nnz: int
+    weight_nnz: int
+    accuracy: float
+    run_key: str
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A stored run: the record as written (with mask and weights when kept), and when."""
+
+    record: RunRecord
+    finished_at: datetime
+
+
+def _tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _rows(store: ResultsStore, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    with store.read() as conn:
+        rows = conn.execute(query, list(params)).fetchall()
+    return [tuple(_tuple(v) for v in row) for row in rows]
+
+
+def _targets_param(targets: Sequence[float] | None) -> list[float] | None:
+    if targets is None:
+        return None
+    values = [float(t) for t in targets]
+    bad = [t for t in values if not 0 < t <= 1]
+    if bad:
+        raise StoreError(f"accuracy targets are fractions in (0, 1], got {bad[0]:g}")
+    return values
+
+
+def frontier(
+    store: ResultsStore, targets: Sequence[float] | None = None, dataset: str | None = None
+) -> list[FrontierRow]:
+    """The optimal frontier per dataset and target (targets: default the `targets` table)."""
+    rows = _rows(
+        store,
+        "SELECT dataset, target, weight_nnz, model_nnz, effective_nnz, accuracy, widths, "
+        "kind, run_key, reached FROM frontier_at(targets := ?::DOUBLE[]) "
+        "WHERE ? IS NULL OR dataset = ?",
+        [_targets_param(targets), dataset, dataset],
+    )
+    return [FrontierRow(*row) for row in rows]
+
+
+def minimal_structure(store: ResultsStore, dataset: str | None = None) -> list[StructureRow]:
+    """Phase 1's minimal structure per dataset and target of the `targets` table."""
+    rows = _rows(
+        store,
+        "SELECT dataset, target, widths, model_nnz, weight_nnz, accuracy, run_key "
+        "FROM minimal_structure WHERE ? IS NULL OR dataset = ?",
+        [dataset, dataset],
+    )
+    return [StructureRow(*row) for row in rows]
+
+
+def leaderboard(
+    store: ResultsStore,
+    target: float | None = None,
+    width: int | None = None,
+    init_mode: str | None = None,
+    dataset: str | None = None,
+) -> list[LeaderboardRow]:
+    """Per algorithm and target, fewest weights reaching it and the gap to the frontier.
+
+    target: one accuracy target (any fraction), else every row of `targets`; width: only
+    runs whose hidden layers are all that wide; init_mode: random | fixed.
+    """
+    targets = None if target is None else [target]
+    rows = _rows(
+        store,
+        "SELECT algorithm, target, weight_nnz, frontier_weight_nnz, gap_ratio, best_accuracy, "
+        "effective_nnz, run_key, reached, runs, dataset FROM leaderboard_at("
+        "targets := ?::DOUBLE[], width := ?::INTEGER, init_mode := ?::VARCHAR, "
+        "dataset := ?::VARCHAR)",
+        [_targets_param(targets), width, init_mode, dataset],
+    )
+    return [LeaderboardRow(*row) for row in rows]
+
+
+def pareto(
+    store: ResultsStore,
+    algorithm: str | None = None,
+    width: int | None = None,
+    init_mode: str | None = None,
+    dataset: str | None = None,
+    front_only: bool = False,
+) -> list[ParetoRow]:
+    """Best accuracy per weight nnz, per curve ('search' or a pruning algorithm).
+
+    algorithm: one curve only; width, init_mode: filter the pruning runs; front_only:
+    only the points better than every smaller nnz of their curve.
+    """
+    rows = _rows(
+        store,
+        "SELECT algorithm, weight_nnz, best_accuracy, runs, on_front, dataset FROM pareto_at("
+        "width := ?::INTEGER, init_mode := ?::VARCHAR, dataset := ?::VARCHAR) "
+        "WHERE (?::VARCHAR IS NULL OR algorithm = ?) AND (NOT ? OR on_front)",
+        [width, init_mode, dataset, algorithm, algorithm, front_only],
+    )
+    return [ParetoRow(*row) for row in rows]
+
+
+def run(store: ResultsStore, run_key: str) -> StoredRun | None:
+    """One run by key, or by a unique prefix of its key; None if no run matches."""
+    with store.read() as conn:
+        rows = conn.execute(
+            f"{RECORD_SELECT} WHERE r.run_key = ? OR starts_with(r.run_key, ?) "
+            "ORDER BY r.run_key <> ? LIMIT 2",
+            [run_key, run_key, run_key],
+        ).fetchall()
+    if not rows:
+        return None
+    if len(rows) > 1 and rows[0][0] != run_key:
+        raise StoreError(f"run key prefix {run_key!r} matches more than one run")
+    return StoredRun(*record_from_row(rows[0]))
+
+
+def sql(
+    store: ResultsStore, query: str, limit: int | None = None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run any SQL on a read-only connection: (column names, rows). A statement that
+    writes fails with DuckDB's one-line message (a StoreError), and the store is untouched."""
+    with store.read() as conn:
+        result = conn.execute(query)
+        if result is None or result.description is None:
+            return [], []
+        columns = [d[0] for d in result.description]
+        rows = result.fetchall() if limit is None else result.fetchmany(limit)
+    return columns, rows
+
+
+def export(store: ResultsStore, out_path: str | Path, fmt: str, query: str | None = None) -> int:
+    """Write a table, view or query (default: `runs`) to a file with DuckDB's COPY.
+
+    fmt: parquet | csv (with a header) | json (one JSON array). Returns rows written.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise StoreError(f"unknown export format {fmt!r}: choose {', '.join(EXPORT_FORMATS)}")
+    out = Path(out_path)
+    if out.resolve() == store.path.resolve():
+        raise StoreError(f"will not export over the store itself ({out})")
+    source = query or "runs"
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", source):
+        source = f"SELECT * FROM {source}"
+    options = {
+        "parquet": "FORMAT parquet",
+        "csv": "FORMAT csv, HEADER",
+        "json": "FORMAT json, ARRAY true",
+    }
+    target = str(out).replace("'", "''")
+    with store.read() as conn:
+        try:
+            row = conn.execute(f"COPY ({source}) TO '{target}' ({options[fmt]})").fetchone()
+        except duckdb.IOException as error:
+            raise StoreError(f"cannot write {out}: {first_line(error)}") from None
+    return int(row[0]) if row else 0
+
+
+def schema_columns() -> dict[str, list[tuple[str, str]]]:
+    """Every table and view of the schema: name -> [(column, type)], in schema order."""
+    conn = duckdb.connect(":memory:")
+    try:
+        for version in range(1, SCHEMA_VERSION + 1):
+            conn.execute(schema_script(version))
+        rows = conn.execute(
+            "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c "
+            "JOIN information_schema.tables t USING (table_schema, table_name) "
+            "WHERE c.table_schema = 'main' "
+            "ORDER BY t.table_type, c.table_name, c.ordinal_position"
+        ).fetchall()
+    finally:
+        conn.close()
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for table, column, kind in rows:
+        tables.setdefault(table, []).append((column, kind))
+    return tables
+
+
+def schema_text() -> str:
+    """The tables and views with their columns, one per line (docs, TUI, `sql --help`)."""
+    return "\n".join(
+        f"{table}({', '.join(f'{column} {kind}' for column, kind in columns)})"
+        for table, columns in schema_columns().items()
+    )
