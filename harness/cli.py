@@ -12,7 +12,7 @@ import typer
 
 from harness.errors import UserError
 
-COMMAND_MODULES = ("datasets", "train", "presets")
+COMMAND_MODULES = ("datasets", "train", "presets", "search", "store_cmds", "run")
 
 app = typer.Typer(
     name="sparsest",

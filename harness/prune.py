@@ -14,6 +14,11 @@ form the structure; its seed is the run seed, or `fixed_init_seed` for every run
 init of the search's winning run). Both are part of the run key (hparams `fixed_width`,
 as the search records it, and `fixed_init_seed`). The data order comes from the run seed.
 
+Randomness. An algorithm's own draws (random masks, RigL's initial mask) come from one
+session generator per population, seeded by its first run's seed: model m's draw depends
+on its place in the population, so those masks repeat per population, not per run key
+(algorithms.base.Session offers no per-model generator).
+
 Units: accuracy is the final epoch's on the scoring points; `wall_seconds` is the
 population's wall time divided by its models. `weights` bytes (structures up to 16 wide)
 are float32, layer by layer: the weight matrix row-major, then the bias.
@@ -39,7 +44,7 @@ from harness.data import DATASETS, Split, load_split
 from harness.engines.base import SGDConfig
 from harness.errors import UserError
 from harness.population import SCHEDULES, Population
-from harness.search import fixed_network, sub_network
+from harness.search import fixed_network, resolve_engine, sub_network
 from harness.session import TrainingSession
 from harness.spec import RunSpec
 from harness.trainer import evaluate
@@ -324,6 +329,7 @@ def run_population(
     first = runs[0].spec
     split = split or load_split(first.dataset, first.holdout)
     device = torch.device(device)
+    engine = resolve_engine(engine, device)
     population = build_population(runs).to(device)
     targets = torch.tensor([r.spec.target_weight_nnz for r in runs], dtype=torch.int64)
     session = TrainingSession(

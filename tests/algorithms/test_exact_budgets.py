@@ -30,7 +30,7 @@ from harness.engines.base import SGDConfig
 from harness.population import Population
 from harness.session import TrainingSession
 
-# Shorter update intervals so a 2-epoch test run exercises the updates.
+# Shorter update intervals so a 1-epoch (38-step) test run exercises the updates.
 OVERRIDES = {"rigl": ["update_interval=10"]}
 
 STRUCTURES = {
@@ -81,11 +81,11 @@ def test_exact_budget_and_masks_hold(name: str, hidden: tuple[int, ...]) -> None
     population = Population.initialize(
         (2, *hidden, 1), list(range(m)), [0.1, 0.05, 0.2, 0.1], ["cosine", "constant"] * 2
     )
-    session = CheckedSession(population, load_dataset("xor"), SGDConfig(epochs=2), engine="torch")
+    session = CheckedSession(population, load_dataset("xor"), SGDConfig(epochs=1), engine="torch")
     cls(parse_hparams(cls.Params, OVERRIDES.get(name, []))).run(session, torch.tensor(targets))
     assert session.population is population
     assert population.weight_nnz().tolist() == targets
     per_layer = torch.stack([mask.flatten(1).sum(1) for mask in population.weight_masks], 1)
     assert per_layer.sum(1).tolist() == targets
-    assert session.watch.checked >= 2 * (load_dataset("xor").points // 128)
+    assert session.watch.checked >= load_dataset("xor").points // 128
     assert_masked_zero(population)

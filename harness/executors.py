@@ -1,0 +1,56 @@
+"""Executors: where a sweep's populations train. Only this module knows.
+
+The local executor trains in this process on the CPU (numba engine) or a CUDA device
+(torch engine). A distributed executor would implement the same two methods by shipping
+populations (pure data: run specs) to workers and writing their records to the sink.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import torch
+
+from harness.prune import PruneGrid, PruneProgress, RunSink, run_grid
+from harness.search import Runner
+from store.records import RunRecord
+
+
+class Executor(Protocol):
+    def runner(self, dataset: str, population: int) -> Runner:
+        """How the search trains its populations."""
+
+    def prune(
+        self,
+        grid: PruneGrid,
+        sink: RunSink,
+        progress: Callable[[PruneProgress], None],
+        sweep_id: int | None,
+    ) -> Sequence[RunRecord]:
+        """Run a pruning grid, writing each population's records to `sink`."""
+
+
+class LocalExecutor:
+    def __init__(self, device: str = "auto", engine: str = "auto") -> None:
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        self.engine = engine
+        self.population = 512
+
+    def runner(self, dataset: str, population: int) -> Runner:
+        self.population = population
+        return Runner(dataset=dataset, engine=self.engine, device=self.device, population=population)
+
+    def prune(
+        self,
+        grid: PruneGrid,
+        sink: RunSink,
+        progress: Callable[[PruneProgress], None],
+        sweep_id: int | None,
+    ) -> Sequence[RunRecord]:
+        return run_grid(
+            grid, sink, self.device, self.engine, self.population, progress,
+            strict=False, sweep_id=sweep_id,
+        )  # fmt: skip
