@@ -23,6 +23,7 @@ class PopulationLike(Protocol):
     weights: list[torch.Tensor]
     biases: list[torch.Tensor]
     weight_masks: list[torch.Tensor]
+    lr: torch.Tensor  # [M] base learning rate of each model
 
     @property
     def size(self) -> int: ...
@@ -77,8 +78,8 @@ class Session(Protocol):
         from its start, the next epochs of each model's data order)."""
 
     def batch(self, size: int | None = None, balanced: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """A seeded mini-batch (x [B, in], y [B]) shared by all models: the first batch
-        of the first epoch's order (or a class-balanced sample when `balanced`)."""
+        """Per-model mini-batches (x [M, B, in], y [M, B]): the first batch of each
+        model's first-epoch order (or a class-balanced sample when `balanced`)."""
 
     def gradients(
         self, x: torch.Tensor, y: torch.Tensor, population: PopulationLike | None = None

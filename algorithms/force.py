@@ -31,9 +31,7 @@ from algorithms.magnitude_after import commit_masks
 
 @dataclass(frozen=True)
 class ForceParams(HyperParameters):
-    steps: int = field(
-        default=10, metadata={"help": "Pruning steps on the exponential schedule."}
-    )
+    steps: int = field(default=10, metadata={"help": "Pruning steps on the exponential schedule."})
     new_batch_per_step: bool = field(
         default=True,
         metadata={"help": "Score each step on the next mini-batch; false: the first one."},

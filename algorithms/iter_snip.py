@@ -24,14 +24,17 @@ import torch
 from algorithms.base import HyperParameters, Session
 from algorithms.connectivity import check_targets
 from algorithms.magnitude_after import commit_masks
-from algorithms.scoring import exponential_schedule, progressive_skeletonization, step_batches
+from algorithms.scoring import (
+    exponential_schedule,
+    last,
+    progressive_skeletonization,
+    step_batches,
+)
 
 
 @dataclass(frozen=True)
 class IterativeSnipParams(HyperParameters):
-    steps: int = field(
-        default=10, metadata={"help": "Pruning steps on the exponential schedule."}
-    )
+    steps: int = field(default=10, metadata={"help": "Pruning steps on the exponential schedule."})
     new_batch_per_step: bool = field(
         default=True,
         metadata={"help": "Score each step on the next mini-batch; false: the first one."},
@@ -51,11 +54,11 @@ def skeleton_masks(
     batches = step_batches(session, steps, new_batches)
     weights = [w.detach().clone() for w in population.weights]
     biases = [b.detach().clone() for b in population.biases]
-    masks = population.weight_masks
-    for _, masks in progressive_skeletonization(
-        weights, biases, masks, batches, schedule, revive
-    ):
-        pass
+    _, masks = last(
+        progressive_skeletonization(
+            weights, biases, population.weight_masks, batches, schedule, revive
+        )
+    )
     return masks
 
 

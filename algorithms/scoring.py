@@ -8,7 +8,9 @@ summed per-model losses is every model's own gradient at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
 
 import torch
 
@@ -16,6 +18,12 @@ from algorithms.base import PopulationLike, Session
 from algorithms.topk import global_topk
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+T = TypeVar("T")
+
+
+def last(steps: Iterable[T]) -> T:
+    """The last item of a step-by-step iterator, holding no earlier one in memory."""
+    return deque(steps, maxlen=1)[0]
 
 
 def mlp_logits(
@@ -41,7 +49,10 @@ def bce_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def loss_gradients(
-    weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor
+    weights: Sequence[torch.Tensor],
+    biases: Sequence[torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
 ) -> list[torch.Tensor]:
     """dL/dW of every model's mean BCE on its batch, at `weights` (biases held fixed)."""
     ws = [w.detach().requires_grad_(True) for w in weights]
@@ -83,7 +94,9 @@ def mini_batches(session: Session, count: int) -> list[Batch]:
     x, y = session.batch(size * count)
     index = torch.arange(size * count, device=x.device) % x.shape[1]
     x, y = x[:, index], y[:, index]
-    return [(x[:, k * size : (k + 1) * size], y[:, k * size : (k + 1) * size]) for k in range(count)]
+    return [
+        (x[:, k * size : (k + 1) * size], y[:, k * size : (k + 1) * size]) for k in range(count)
+    ]
 
 
 def step_batches(session: Session, count: int, fresh: bool) -> list[Batch]:

@@ -40,7 +40,10 @@ class SnipParams(HyperParameters):
 
 
 def snip_scores(
-    weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor
+    weights: Sequence[torch.Tensor],
+    biases: Sequence[torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
 ) -> list[torch.Tensor]:
     """Connection sensitivity |w * dL/dw| per weight, like the weights [M, out, in]."""
     grads = loss_gradients(weights, biases, x, y)

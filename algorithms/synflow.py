@@ -27,7 +27,7 @@ import torch
 from algorithms.base import HyperParameters, Session
 from algorithms.connectivity import check_targets
 from algorithms.magnitude_after import commit_masks
-from algorithms.scoring import exponential_schedule, kept_biases, mlp_logits
+from algorithms.scoring import exponential_schedule, kept_biases, last, mlp_logits
 from algorithms.topk import global_topk
 
 
@@ -94,10 +94,8 @@ class SynFlow:
         population = session.population
         target = check_targets(population.weight_nnz(), target_nnz, len(population.weights))
         schedule = exponential_schedule(population.weight_nnz(), target, self.params.rounds)
-        masks = population.weight_masks
-        for _, masks in synflow_rounds(
-            population.weights, population.biases, population.weight_masks, schedule
-        ):
-            pass
+        _, masks = last(
+            synflow_rounds(population.weights, population.biases, population.weight_masks, schedule)
+        )
         commit_masks(population, masks)
         session.train()

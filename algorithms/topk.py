@@ -29,16 +29,12 @@ def _unflatten(flat: torch.Tensor, like: Sequence[torch.Tensor]) -> list[torch.T
 def keep_top(scores: torch.Tensor, k: torch.Tensor, eligible: torch.Tensor | None) -> torch.Tensor:
     """Bool mask [M, P] keeping exactly min(k[m], P) entries of each row: the highest
     scores among `eligible` ones first (NaN counts as lowest), ties to lower index."""
-    s = torch.nan_to_num(scores.double(), nan=-torch.inf)
+    lowest = torch.finfo(torch.float64).min
+    s = torch.nan_to_num(scores.double(), nan=lowest, neginf=lowest)
     if eligible is not None:
-        # Ineligible entries rank below every eligible one, still in index order.
+        # Eligible scores are finite or +inf, so -inf ranks every ineligible entry last.
         s = torch.where(eligible, s, torch.full_like(s, -torch.inf))
-        order_key = torch.where(eligible, 0, 1)
-        s_order = torch.argsort(order_key, dim=1, stable=True)
-        s = torch.gather(s, 1, s_order)
     order = torch.argsort(s, dim=1, descending=True, stable=True)
-    if eligible is not None:
-        order = torch.gather(s_order, 1, order)
     rank = torch.empty_like(order)
     rank.scatter_(1, order, torch.arange(order.shape[1], device=order.device).expand_as(order))
     return rank < k.to(order.device).view(-1, 1)

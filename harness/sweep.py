@@ -54,7 +54,7 @@ EventFn = Callable[[SweepEvent], None]
 @dataclass
 class SweepSummary:
     sweep_id: int
-    runs_trained: int
+    runs_done: int
     seconds: float
     minimal_structures: dict[float, tuple[int, ...] | None] = field(default_factory=dict)
 
@@ -195,7 +195,7 @@ class SweepRun:
             self.store.set_sweep_status(self.sweep_id, status)
             raise
         self.store.set_sweep_status(self.sweep_id, "done")
-        summary.runs_trained = self.done
+        summary.runs_done = self.done
         summary.seconds = time.perf_counter() - self.started
         self.emit("done")
         return summary

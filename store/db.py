@@ -4,13 +4,14 @@ DuckDB lets one process hold a file read-write, or any number of processes hold 
 read-only, never both at once. So no connection here outlives one operation: a writer
 opens the file, commits one batch and closes it; a reader opens it read-only, queries and
 closes it. While the other side holds the file, each retries for up to `lock_timeout`
-seconds. A batch commit of 512 runs holds the file for a few tens of milliseconds
+seconds. A batch commit of 512 runs holds the file for 0.1-0.3 s on a busy 2-core VM
 (store/SCHEMA.md has the measurements), so a sweep writing a batch every few seconds
-leaves it free almost all of the time.
+leaves it free most of the time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -29,7 +30,7 @@ from store.records import RunRecord
 SCHEMA_VERSION = 1
 DEFAULT_DB = "sparsest.duckdb"
 DB_ENV_VAR = "SPARSEST_DB"
-SWEEP_STATUSES = ("running", "done", "failed", "interrupted")
+SWEEP_STATUSES = ("running", "done", "failed", "cancelled")
 
 RUN_COLUMNS: tuple[str, ...] = tuple(
     f.name for f in fields(RunRecord) if f.name not in ("mask", "weights")
@@ -151,8 +152,7 @@ class ResultsStore:
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-only connection for the body of the `with`; DuckDB errors become StoreError."""
-        self._ensure_schema(for_read=True)
-        conn = self._connect(read_only=True)
+        conn = self._open_for_read()
         try:
             yield conn
         except duckdb.Error as error:
@@ -164,7 +164,8 @@ class ResultsStore:
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection inside one transaction: committed at the end of the
         `with`, rolled back on an exception, closed either way (releasing the file)."""
-        self._ensure_schema(for_read=False)
+        if not self._ready:
+            self._migrate()
         with self._raw_transaction() as conn:
             yield conn
 
@@ -173,36 +174,47 @@ class ResultsStore:
         conn = self._connect(read_only=False)
         opened = self._attempt_started
         try:
+            _no_vacuum(conn)
             conn.begin()
             yield conn
             conn.commit()
         except duckdb.Error as error:
             raise StoreError(first_line(error)) from None
         finally:
-            conn.close()
-            self.last_lock_seconds = time.perf_counter() - opened
+            try:
+                conn.close()  # checkpoints: the WAL goes into the file
+            except duckdb.Error as error:
+                raise StoreError(f"{self.path}: {first_line(error)}") from None
+            finally:
+                self.last_lock_seconds = time.perf_counter() - opened
 
     # -- schema --------------------------------------------------------------------
 
     def initialize(self) -> None:
         """Create the file and its schema, or bring an older schema up to date."""
-        self._ensure_schema(for_read=False)
+        if not self._ready:
+            self._migrate()
 
-    def _ensure_schema(self, for_read: bool) -> None:
+    def _open_for_read(self) -> duckdb.DuckDBPyConnection:
+        if not self._ready and not self.path.exists():
+            raise StoreError(f"no results store at {self.path} (run a sweep, or pass --db)")
+        conn = self._connect(read_only=True)
         if self._ready:
-            return
-        if for_read:
-            if not self.path.exists():
-                raise StoreError(f"no results store at {self.path} (run a sweep, or pass --db)")
-            conn = self._connect(read_only=True)
-            try:
-                version = self._schema_version(conn)
-            finally:
-                conn.close()
-            if version == SCHEMA_VERSION:
-                self._ready = True
-                return
-            self._check_not_newer(version)
+            return conn
+        try:
+            version = self._schema_version(conn)
+        except BaseException:
+            conn.close()
+            raise
+        if version == SCHEMA_VERSION:
+            self._ready = True
+            return conn
+        conn.close()
+        self._check_not_newer(version)
+        self._migrate()  # an empty DuckDB file, or an older schema
+        return self._connect(read_only=True)
+
+    def _migrate(self) -> None:
         with self._raw_transaction() as conn:
             version = self._schema_version(conn)
             self._check_not_newer(version)
@@ -255,24 +267,31 @@ class ResultsStore:
         columns["finished_at"] = [_utc_now()] * len(unique)
         names = ", ".join(columns)
         selects = ", ".join(f"unnest(?) AS {name}" for name in columns)
-        with_masks = [r for r in unique if r.mask is not None or r.weights is not None]
         with self.transaction() as conn:
-            inserted = conn.execute(
-                f"INSERT INTO runs ({names}) SELECT {selects} ON CONFLICT DO NOTHING",
-                list(columns.values()),
-            ).fetchone()
+            inserted = {
+                row[0]
+                for row in conn.execute(
+                    f"INSERT INTO runs ({names}) SELECT {selects} "
+                    "ON CONFLICT DO NOTHING RETURNING run_key",
+                    list(columns.values()),
+                ).fetchall()
+            }
+            with_masks = [
+                r
+                for r in unique
+                if r.run_key in inserted and (r.mask is not None or r.weights is not None)
+            ]
             if with_masks:
                 conn.execute(
                     "INSERT INTO masks (run_key, mask, weights) "
-                    "SELECT unnest(?), unnest(?::BLOB[]), unnest(?::BLOB[]) "
-                    "ON CONFLICT DO NOTHING",
+                    "SELECT unnest(?), unnest(?::BLOB[]), unnest(?::BLOB[])",
                     [
                         [r.run_key for r in with_masks],
                         [r.mask for r in with_masks],
                         [r.weights for r in with_masks],
                     ],
                 )
-        return int(inserted[0]) if inserted else 0
+        return len(inserted)
 
     def done_keys(self, keys: Iterable[str]) -> set[str]:
         """The given run keys that are already stored (to skip them when resuming)."""
@@ -351,6 +370,14 @@ class ResultsStore:
                 "INSERT INTO targets SELECT DISTINCT unnest(?::DOUBLE[]) ON CONFLICT DO NOTHING",
                 [values],
             )
+
+
+def _no_vacuum(conn: duckdb.DuckDBPyConnection) -> None:
+    """Stop the checkpoint at close from merging the small row groups each batch leaves:
+    the merges rewrite ever larger spans of the masks (every 24 batches of 512 runs,
+    doubling), holding the file for seconds. Scans over many small row groups stay fast."""
+    with contextlib.suppress(duckdb.Error):  # an older DuckDB without the setting
+        conn.execute("SET max_vacuum_tasks = 0")
 
 
 def _check_status(status: str) -> None:

@@ -234,7 +234,7 @@ def export(store: ResultsStore, out_path: str | Path, fmt: str, query: str | Non
     out = Path(out_path)
     if out.resolve() == store.path.resolve():
         raise StoreError(f"will not export over the store itself ({out})")
-    source = query or "runs"
+    source = (query or "runs").strip().rstrip(";").strip()
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", source):
         source = f"SELECT * FROM {source}"
     options = {
@@ -247,7 +247,8 @@ def export(store: ResultsStore, out_path: str | Path, fmt: str, query: str | Non
         try:
             row = conn.execute(f"COPY ({source}) TO '{target}' ({options[fmt]})").fetchone()
         except duckdb.IOException as error:
-            raise StoreError(f"cannot write {out}: {first_line(error)}") from None
+            reason = first_line(error).rsplit(": ", 1)[-1]
+            raise StoreError(f"cannot write {out}: {reason}") from None
     return int(row[0]) if row else 0
 
 

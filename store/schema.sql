@@ -46,8 +46,10 @@ CREATE TABLE runs (
     finished_at TIMESTAMP NOT NULL  -- UTC, when its batch was committed
 );
 
+-- Written only for runs newly inserted into `runs`, so one row per run key; no index,
+-- which keeps batch commits short (the key column alone is scanned for a lookup).
 CREATE TABLE masks (
-    run_key VARCHAR PRIMARY KEY,
+    run_key VARCHAR NOT NULL,
     mask BLOB,  -- numpy packbits of every weight's 0/1, layer by layer, row-major
     weights BLOB  -- float32 weights and biases (widths <= 16 only)
 );

@@ -75,7 +75,7 @@ def run(
     if progress is ProgressStyle.jsonl:
         return
     console.print(
-        f"sweep {summary.sweep_id} ({sweep_spec.name}): {summary.runs_trained:,} runs trained "
+        f"sweep {summary.sweep_id} ({sweep_spec.name}): {summary.runs_done:,} runs complete "
         f"in {seconds:,.1f} s into {store.path}"
     )
     for target, structure in summary.minimal_structures.items():

@@ -72,13 +72,27 @@ def _check_target(target: float | None) -> None:
 
 
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL to run, e.g. 'SELECT * FROM leaderboard'.")],
+    query: Annotated[
+        str | None,
+        typer.Argument(help="SQL to run, e.g. 'SELECT * FROM leaderboard'.", show_default=False),
+    ] = None,
+    schema: Annotated[
+        bool, typer.Option("--schema", help="List the tables and views with their columns.")
+    ] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV with a header.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of rows.")] = False,
     db: DbOption = None,
 ) -> None:
-    """Run read-only SQL on the results store (tables runs, masks, sweeps, targets; views
-    frontier, leaderboard, pareto, minimal_structure; see store/SCHEMA.md)."""
+    """Run read-only SQL on the results store.
+
+    Tables: runs, masks, sweeps, targets. Views: frontier, leaderboard, pareto,
+    minimal_structure. `--schema` lists their columns.
+    """
+    if schema:
+        typer.echo(queries.schema_text())
+        return
+    if query is None:
+        raise UserError("give a query (or --schema to list the tables)")
     if as_csv and as_json:
         raise UserError("choose one of --csv and --json")
     try:
@@ -146,8 +160,10 @@ def leaderboard(
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """Per pruning algorithm and accuracy target: the fewest weights reaching the target,
-    the search's optimum, and their ratio (the gap)."""
+    """The fewest weights each pruning algorithm needs per accuracy target, and the gap.
+
+    gap_ratio = weight_nnz / frontier_weight_nnz, the search's optimum.
+    """
     _check_target(target)
     if init is not None and init not in ("random", "fixed"):
         raise UserError(f"--init {init!r}: choose random or fixed")
@@ -196,8 +212,11 @@ def frontier(
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """The search's optimal frontier (fewest weights reaching each accuracy target) and
-    its Pareto curve (best accuracy at each weight nnz)."""
+    """The search's optimal frontier per accuracy target, and its Pareto curve.
+
+    Frontier: the fewest weights of any searched network reaching each target.
+    Pareto curve: the best accuracy at each weight nnz, where it beats every smaller nnz.
+    """
     store = ResultsStore(db)
     try:
         front = queries.frontier(store, dataset=dataset)

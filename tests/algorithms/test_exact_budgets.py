@@ -11,20 +11,7 @@ import torch
 
 from algorithms.base import StepCallback
 from algorithms.hparams import parse_hparams
-
-try:
-    from algorithms.registry import ALGORITHMS
-except ImportError:  # until every module of the registry exists: the ones that do
-    from algorithms.imp import GradualMagnitude
-    from algorithms.lth import LotteryTicket
-    from algorithms.magnitude_after import MagnitudeAfterTraining
-    from algorithms.random_mask import RandomMask
-    from algorithms.rigl import RigL
-
-    ALGORITHMS = {
-        cls.name: cls
-        for cls in (GradualMagnitude, LotteryTicket, RigL, RandomMask, MagnitudeAfterTraining)
-    }
+from algorithms.registry import ALGORITHMS
 from harness.data import load_dataset
 from harness.engines.base import SGDConfig
 from harness.population import Population

@@ -39,7 +39,9 @@ def test_scores_use_the_initial_weights_and_may_revive() -> None:
 
 def test_run_applies_the_final_step_and_keeps_exact_budgets() -> None:
     targets = [4, 9, 20, 43]
-    expected = skeleton_masks(make_session(seeds=(0, 1, 2, 3)), torch.tensor(targets), 10, True, True)
+    expected = skeleton_masks(
+        make_session(seeds=(0, 1, 2, 3)), torch.tensor(targets), 10, True, True
+    )
     session = make_session(seeds=(0, 1, 2, 3))
     check_run(Force(), targets, session)
     for got, want in zip(session.population.weight_masks, expected, strict=True):

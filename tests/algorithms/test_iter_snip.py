@@ -47,7 +47,9 @@ def plain_skeleton_steps(
                 layer.weight.register_hook(lambda g, m=m: g * m)
         nn.BCEWithLogitsLoss()(net(x), y).backward()
         if revive:
-            scores = [(w * layer.weight.grad).abs() for w, layer in zip(w0, net.layers, strict=True)]
+            scores = [
+                (w * layer.weight.grad).abs() for w, layer in zip(w0, net.layers, strict=True)
+            ]
             eligible = [torch.ones_like(m) for m in masks]
         else:
             scores = [(layer.weight * layer.weight.grad).abs().detach() for layer in net.layers]
@@ -64,7 +66,12 @@ def compare_steps(revive: bool, fresh: bool, targets: list[int], steps: int = 10
     batches = step_batches(session, steps, fresh)
     got = list(
         progressive_skeletonization(
-            population.weights, population.biases, population.weight_masks, batches, schedule, revive
+            population.weights,
+            population.biases,
+            population.weight_masks,
+            batches,
+            schedule,
+            revive,
         )
     )
     assert [int(s.sum()) for s in torch.stack(schedule).T] == [

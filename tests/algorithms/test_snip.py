@@ -124,7 +124,9 @@ class PlainMLP(nn.Module):
         return h.squeeze(-1)
 
 
-def plain_batch(data: Dataset, data_seed: int, start: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def plain_batch(
+    data: Dataset, data_seed: int, start: int, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Points start .. start+size-1 of the model's first epoch order (the training's
     first batches)."""
     order = epoch_orders(np.array([data_seed]), 0, data.points)[0]
@@ -151,7 +153,9 @@ def plain_top(
 
 def plain_schedule(n_start: int, n_final: int, steps: int) -> list[int]:
     """floor(n_start (n_final / n_start)^(k / steps)) for k = 1..steps, the last exact."""
-    out = [math.floor(n_start * (n_final / n_start) ** (k / steps) + 1e-9) for k in range(1, steps + 1)]
+    out = [
+        math.floor(n_start * (n_final / n_start) ** (k / steps) + 1e-9) for k in range(1, steps + 1)
+    ]
     out[-1] = n_final
     return [min(max(n, n_final), n_start) for n in out]
 
@@ -225,7 +229,9 @@ def test_run_keeps_exact_budgets_and_trains_the_scored_weights(xavier: bool) -> 
     session = make_session(seeds=(0, 1, 2, 3))
     reference = session.population.clone()
     ref_session = TrainingSession(reference, DATA, SGDConfig(epochs=1), seed=session.seed)
-    expected = Snip(SnipParams(xavier_reinit=xavier)).masks(ref_session, torch.tensor([4, 9, 20, 43]))
+    expected = Snip(SnipParams(xavier_reinit=xavier)).masks(
+        ref_session, torch.tensor([4, 9, 20, 43])
+    )
     check_run(Snip(SnipParams(xavier_reinit=xavier)), [4, 9, 20, 43], session, reinit=xavier)
     for got, want in zip(session.population.weight_masks, expected, strict=True):
         assert torch.equal(got, want)

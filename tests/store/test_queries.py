@@ -239,7 +239,7 @@ def test_export_formats(store: ResultsStore, tmp_path: Path) -> None:
     with (tmp_path / "lb.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert rows[0]["algorithm"] and "gap_ratio" in rows[0]
-    query = "SELECT run_key, accuracy FROM runs WHERE kind = 'prune' ORDER BY run_key"
+    query = "SELECT run_key, accuracy FROM runs WHERE kind = 'prune' ORDER BY run_key;\n"
     assert queries.export(store, tmp_path / "p.json", "json", query) == 7
     data = json.loads((tmp_path / "p.json").read_text())
     assert data[0] == {"run_key": "i1", "accuracy": 0.9}

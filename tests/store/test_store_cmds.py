@@ -105,6 +105,8 @@ def test_sql_outputs(app: typer.Typer, db: Path) -> None:
     )
     assert out.splitlines() == ["run_key,accuracy", "i1,0.9", "m1,0.96"]
     assert "1 row" in invoke(app, "sql", "SELECT 42 AS answer", "--db", str(db))
+    assert "leaderboard(algorithm VARCHAR" in invoke(app, "sql", "--schema")
+    assert "--schema" in fails(app, "sql", "--db", str(db))
 
 
 def test_export(app: typer.Typer, db: Path, tmp_path: Path) -> None:

@@ -1,0 +1,164 @@
+"""The harness as the app uses it, imported lazily.
+
+harness.sweepspec and algorithms.registry import torch (about 3 s on this machine), so
+nothing here is imported until a worker thread asks, and first paint never waits for
+it. Every call runs in a thread worker. If the algorithm registry cannot be imported
+(someone is editing it), the builder still works with the names it can find.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from typing import Any
+
+from store.db import ResultsStore, StoreError
+
+COST_FACTOR: dict[str, float] = {"lth": 5.0, "magnitude-after": 2.0}
+"""Trainings per run relative to one plain training (PAPER.md: LTH trains 5 times;
+magnitude-after trains dense, then fine-tunes as long)."""
+
+DEFAULT_MODEL_EPOCHS_PER_S = 2.6
+"""Model-epochs per second when neither the store nor a calibration says better:
+harness.search.measure_throughput on this machine's CPU (torch engine, 512 models of
+2-3-3-3-1 on cubist-spiral). Override with make_app(throughput=...)."""
+
+_lock = threading.Lock()
+_info: HarnessInfo | None = None
+
+
+@dataclass(frozen=True)
+class HarnessInfo:
+    """What the builder offers. algorithms: name -> one-line summary; error: why the
+    registry could not be read (None when it could)."""
+
+    datasets: tuple[str, ...]
+    schedules: tuple[str, ...]
+    algorithms: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SpecPlan:
+    """A validated spec's size: runs known now, model-epochs they cost (weighted by
+    algorithm), and whether phase 2 adds runs once phase 1 has found its structure."""
+
+    runs: int
+    model_epochs: float
+    phase2_pending: bool
+    dataset: str
+    device: str
+
+
+def preset_names() -> list[str]:
+    """The preset files, listed without importing harness.sweepspec (and torch)."""
+    folder = resources.files("harness.presets")
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def preset_text(name: str) -> str:
+    from harness.sweepspec import preset_text as text
+
+    return text(name)
+
+
+def load_info() -> HarnessInfo:
+    """Datasets, schedules and algorithm summaries (cached; the first call imports torch)."""
+    global _info
+    with _lock:
+        if _info is not None:
+            return _info
+        from harness.data import DATASETS
+
+        try:
+            from harness.population import SCHEDULES
+
+            schedules = tuple(SCHEDULES)
+        except Exception:  # noqa: BLE001 - fall back while the harness is being edited
+            schedules = ("cosine", "multistep", "constant")
+        try:
+            from algorithms.registry import ALGORITHMS
+
+            algorithms = {name: str(getattr(cls, "summary", "")) for name, cls in ALGORITHMS.items()}
+            error = None
+        except Exception as exc:  # noqa: BLE001
+            algorithms = {}
+            error = f"algorithm registry unavailable: {type(exc).__name__}: {exc}"
+        _info = HarnessInfo(tuple(DATASETS), schedules, algorithms, error)
+        return _info
+
+
+def parse_spec(text: str) -> Any:
+    """harness.sweepspec.parse_spec: a SweepSpec, or a UserError with a one-line reason."""
+    from harness.sweepspec import parse_spec as parse
+
+    return parse(text, "spec")
+
+
+def plan(spec: Any) -> SpecPlan:
+    """Count the runs a SweepSpec expands into, as `sparsest run` will (SweepRun)."""
+    from harness.prune import expand_grid
+    from harness.sweep import SweepRun, flatten
+
+    sweep = SweepRun(spec, store=None, executor=_NoExecutor())  # type: ignore[arg-type]
+    runs, model_epochs, pending = 0, 0.0, False
+    for part in flatten(spec):
+        count = sweep.planned_runs(part)
+        runs += count
+        prune_runs = 0
+        if part.prune is not None and not part.prune.from_search:
+            widths = tuple((w, w, w) for w in part.prune.widths)
+            grid = sweep._prune_grid(part, widths, None)
+            for run in expand_grid(grid, strict=False):
+                prune_runs += 1
+                model_epochs += part.epochs * COST_FACTOR.get(run.spec.algorithm, 1.0)
+        model_epochs += (count - prune_runs) * part.epochs
+        search = part.search
+        if search is not None and search.phase2 and search.structure is None:
+            pending = True
+        if part.prune is not None and part.prune.from_search:
+            pending = True
+    return SpecPlan(runs, model_epochs, pending, spec.dataset, spec.device)
+
+
+class _NoExecutor:
+    """SweepRun wants an executor; counting runs never trains, so none is started."""
+
+
+def measured_throughput(store: ResultsStore, dataset: str) -> tuple[float, int] | None:
+    """Median model-epochs per second of the stored runs on `dataset` (and how many runs
+    that is), from each run's share of its population's wall time; None if none."""
+    if not store.path.exists():
+        return None
+    try:
+        with store.read() as conn:
+            row = conn.execute(
+                "SELECT median(epochs / wall_seconds), count(*) FROM runs "
+                "WHERE dataset = ? AND wall_seconds > 0 AND NOT diverged",
+                [dataset],
+            ).fetchone()
+    except StoreError:
+        return None
+    if not row or not row[1]:
+        return None
+    return float(row[0]), int(row[1])
+
+
+def calibrate(dataset: str, device: str, population: int) -> float:
+    """Model-epochs per second of `population` 2-3-3-3-1 models, timed over a few steps
+    (harness.search.measure_throughput); a few seconds on a CPU."""
+    from harness.data import load_dataset
+    from harness.search import Runner, measure_throughput
+
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    runner = Runner(dataset=dataset, device=device, population=population, calibrate_steps=5)
+    models = min(population, 256)
+    return measure_throughput((2, 3, 3, 3, 1), models, load_dataset(dataset), 50, runner)
+
+
+def with_device(spec: Any, device: str) -> Any:
+    return replace(spec, device=device)

@@ -1,0 +1,1 @@
+"""One module per screen: builder, runs, leaderboard, inspector, sql."""

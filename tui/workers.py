@@ -1,0 +1,242 @@
+"""Background work: sweeps as subprocesses, and a cheap probe of the store.
+
+A sweep the app launches is an ordinary `sparsest run SPEC.toml --progress jsonl` in a
+subprocess: the app reads its JSON lines (start, stage, progress, log, done, error),
+and cancelling it interrupts the process; what it already wrote stays, and the store's
+run keys make a rerun finish only what is missing. The store is read in thread
+workers, each read on its own short read-only connection, so a sweep writing in
+another process only ever waits for one query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from store.db import ResultsStore, StoreError
+
+DEFAULT_RUNNER: tuple[str, ...] = (sys.executable, "-m", "harness.cli", "run")
+"""The command a sweep runs; the spec path and `--db PATH --progress jsonl` follow."""
+
+LIVE_STATUSES = ("starting", "running", "cancelling")
+LOG_LINES = 200
+
+
+@dataclass
+class LiveSweep:
+    """A sweep this app started. key: local id; sweep_id: the store's, once announced.
+    status: starting | running | cancelling | done | failed | cancelled."""
+
+    key: int
+    name: str
+    spec_path: Path
+    status: str = "starting"
+    sweep_id: int | None = None
+    done: int = 0
+    total: int = 0
+    models_per_s: float = 0.0
+    eta_s: float | None = None
+    stage: str = ""
+    message: str = ""
+    log: list[str] = field(default_factory=list)
+    process: asyncio.subprocess.Process | None = field(default=None, repr=False)
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    def note(self, line: str) -> None:
+        self.log.append(line)
+        del self.log[:-LOG_LINES]
+
+    def apply(self, event: dict[str, object]) -> None:
+        """Fold one JSON event of `sparsest run --progress jsonl` into this state."""
+        kind = event.get("event")
+        if isinstance(event.get("sweep_id"), int):
+            self.sweep_id = int(event["sweep_id"])  # type: ignore[arg-type]
+        for name in ("done", "total"):
+            if isinstance(event.get(name), int):
+                setattr(self, name, int(event[name]))  # type: ignore[arg-type]
+        if isinstance(event.get("models_per_s"), (int, float)):
+            self.models_per_s = float(event["models_per_s"])  # type: ignore[arg-type]
+        if "eta_s" in event or kind == "progress":
+            eta = event.get("eta_s")
+            self.eta_s = float(eta) if isinstance(eta, (int, float)) else None
+        if isinstance(event.get("stage"), str) and event["stage"]:
+            self.stage = str(event["stage"])
+        if kind in ("start", "progress", "stage") and self.status == "starting":
+            self.status = "running"
+        if kind in ("log", "stage") and event.get("message"):
+            self.note(str(event["message"]))
+        if kind == "done":
+            self.status = "done"
+            self.eta_s = 0.0
+        elif kind == "error":
+            self.status = "failed"
+            self.message = str(event.get("message", "sweep failed"))
+            self.note(f"error: {self.message}")
+
+
+class SweepManager:
+    """Starts, follows and cancels sweep subprocesses.
+
+    runner: the command before the spec path (injectable: tests use a fake runner);
+    on_update: called on the event loop after every change of a sweep's state.
+    """
+
+    def __init__(
+        self,
+        db_path: Path,
+        runner: Sequence[str] = DEFAULT_RUNNER,
+        on_update: Callable[[LiveSweep], None] = lambda sweep: None,
+        spec_dir: Path | None = None,
+    ) -> None:
+        self.db_path = db_path
+        self.runner = tuple(runner)
+        self.on_update = on_update
+        self.spec_dir = spec_dir or Path(tempfile.mkdtemp(prefix="sparsest-tui-"))
+        self.sweeps: dict[int, LiveSweep] = {}
+
+    def prepare(self, name: str, spec_toml: str) -> LiveSweep:
+        """Write the spec to a file and register the sweep (not yet started)."""
+        key = len(self.sweeps) + 1
+        path = self.spec_dir / f"{key:03d}-{name}.toml"
+        path.write_text(spec_toml)
+        sweep = LiveSweep(key, name, path)
+        self.sweeps[key] = sweep
+        return sweep
+
+    def command(self, sweep: LiveSweep) -> list[str]:
+        return [
+            *self.runner, str(sweep.spec_path), "--db", str(self.db_path), "--progress", "jsonl"
+        ]  # fmt: skip
+
+    def running(self) -> list[LiveSweep]:
+        return [s for s in self.sweeps.values() if s.live]
+
+    def by_store_id(self, sweep_id: int) -> LiveSweep | None:
+        return next((s for s in self.sweeps.values() if s.sweep_id == sweep_id), None)
+
+    async def run(self, sweep: LiveSweep) -> LiveSweep:
+        """Run the sweep's subprocess to the end (the body of an async Textual worker)."""
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *self.command(sweep),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                limit=1 << 20,
+            )
+        except OSError as error:
+            sweep.status, sweep.message = "failed", f"cannot start the sweep: {error}"
+            self.on_update(sweep)
+            return sweep
+        sweep.process = process
+        self.on_update(sweep)
+        stderr: list[str] = []
+        await asyncio.gather(self._read_events(sweep), self._read_stderr(process, stderr))
+        code = await process.wait()
+        if sweep.status == "cancelling":
+            sweep.status = "cancelled"
+        elif sweep.live:
+            reason = next((line for line in reversed(stderr) if line.strip()), "")
+            sweep.status = "done" if code == 0 else "failed"
+            if code != 0:
+                sweep.message = reason or f"the sweep exited with status {code}"
+                sweep.note(sweep.message)
+        self.on_update(sweep)
+        return sweep
+
+    async def _read_events(self, sweep: LiveSweep) -> None:
+        assert sweep.process is not None and sweep.process.stdout is not None
+        async for raw in sweep.process.stdout:
+            line = raw.decode(errors="replace").strip()
+            if not line:
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                sweep.note(line)
+                continue
+            if isinstance(event, dict):
+                if sweep.status == "cancelling":
+                    event = {k: v for k, v in event.items() if k != "event"}
+                sweep.apply(event)
+                self.on_update(sweep)
+
+    async def _read_stderr(self, process: asyncio.subprocess.Process, lines: list[str]) -> None:
+        assert process.stderr is not None
+        async for raw in process.stderr:
+            lines.append(raw.decode(errors="replace").rstrip())
+            del lines[:-50]
+
+    async def cancel(self, sweep: LiveSweep, grace_s: float = 3.0) -> None:
+        """Interrupt the process (the CLI then marks the sweep in the store), then
+        terminate it, then kill it, each after `grace_s` without an exit."""
+        process = sweep.process
+        if not sweep.live:
+            return
+        sweep.status = "cancelling"
+        self.on_update(sweep)
+        if process is None or process.returncode is not None:
+            sweep.status = "cancelled"
+            self.on_update(sweep)
+            return
+        for send in (lambda: process.send_signal(signal.SIGINT), process.terminate, process.kill):
+            with contextlib.suppress(ProcessLookupError):
+                send()
+            try:
+                await asyncio.wait_for(process.wait(), grace_s)
+                return
+            except asyncio.TimeoutError:
+                continue
+
+    def kill_all(self) -> None:
+        """At exit: stop every sweep still running (their results so far are kept)."""
+        for sweep in self.running():
+            if sweep.process is not None and sweep.process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    sweep.process.terminate()
+
+
+@dataclass(frozen=True)
+class StoreVersion:
+    """Enough to tell whether the store changed since the last look."""
+
+    runs: int
+    last_finished: str
+    sweeps: str
+
+
+def probe(store: ResultsStore) -> StoreVersion | str:
+    """The store's version, or why it cannot be read now (no file yet, busy, broken)."""
+    if not store.path.exists():
+        return f"no results store at {store.path} yet: build a sweep (F1) to create one"
+    try:
+        with store.read() as conn:
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM runs), (SELECT max(finished_at)::VARCHAR FROM runs), "
+                "(SELECT string_agg(id || status, ',' ORDER BY id) FROM sweeps)"
+            ).fetchone()
+    except StoreError as error:
+        return str(error)
+    assert row is not None
+    return StoreVersion(int(row[0]), str(row[1]), str(row[2]))
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line for a notification: our own errors by their message,
+    anything else by its type too."""
+    from harness.errors import UserError
+
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if isinstance(error, (StoreError, UserError)):
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
