@@ -45,6 +45,8 @@ from typing import Literal
 
 import numpy as np
 
+from store.masks import pack_masks, unpack_masks
+
 Symmetry = Literal["layer", "joint"]
 SYMMETRIES: tuple[str, ...] = ("layer", "joint")
 DEFAULT_MAX_MASKS = 10_000_000
@@ -413,16 +415,10 @@ def structure_masks(
 
 
 def pack_network_mask(layers: Sequence[np.ndarray]) -> bytes:
-    """np.packbits of every weight bit, layer by layer, row-major (RunRecord.mask)."""
-    return np.packbits(np.concatenate([np.asarray(m, bool).ravel() for m in layers])).tobytes()
+    """Every weight bit, layer by layer, row-major (RunRecord.mask; store.masks' layout)."""
+    return pack_masks(layers)
 
 
 def unpack_network_mask(bits: bytes, layer_sizes: Sequence[int]) -> list[np.ndarray]:
     sizes = check_structure(layer_sizes)
-    shapes = [(o, i) for i, o in itertools.pairwise(sizes)]
-    flat = np.unpackbits(np.frombuffer(bits, np.uint8))[: sum(o * i for o, i in shapes)]
-    out, at = [], 0
-    for o, i in shapes:
-        out.append(flat[at : at + o * i].reshape(o, i).astype(bool))
-        at += o * i
-    return out
+    return unpack_masks(bits, [(o, i) for i, o in itertools.pairwise(sizes)])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -10,10 +9,9 @@ from typing import TypeVar
 import torch
 
 from harness.errors import UserError
+from store.db import resolve_path
 
 T = TypeVar("T")
-
-DEFAULT_DB = "sparsest.duckdb"
 
 
 def parse_list(text: str, kind: Callable[[str], T], what: str) -> list[T]:
@@ -40,4 +38,4 @@ def resolve_device(name: str) -> torch.device:
 
 def resolve_db(path: Path | None) -> Path:
     """--db, else $SPARSEST_DB, else ./sparsest.duckdb."""
-    return Path(path or os.environ.get("SPARSEST_DB") or DEFAULT_DB)
+    return resolve_path(path)
