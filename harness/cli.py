@@ -12,7 +12,9 @@ import typer
 
 from harness.errors import UserError
 
-COMMAND_MODULES = ("datasets", "train", "presets", "search", "store_cmds", "run")
+COMMAND_MODULES = (
+    "datasets", "train", "search", "prune", "run", "presets", "store_cmds", "inspect_cmds",
+)
 
 app = typer.Typer(
     name="sparsest",

@@ -99,7 +99,7 @@ def evaluate(population: Population, data: Dataset, chunk: int = 8192) -> Evalua
     for start in range(0, data.points, chunk):
         logits = population.forward(x[start : start + chunk])
         target = y[start : start + chunk].expand_as(logits)
-        correct += ((logits > 0) == (target > 0.5)).sum(1)
+        correct += (((logits > 0) == (target > 0.5)) & torch.isfinite(logits)).sum(1)
         loss += torch.nn.functional.binary_cross_entropy_with_logits(
             logits, target, reduction="none"
         ).sum(1)

@@ -1,0 +1,128 @@
+"""`sparsest show RUN_KEY` and `sparsest plot OUT.png`: look at one model, or at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from harness.data import load_dataset
+from harness.errors import UserError
+from harness.inspect import NotInspectableError, boundary_text, model_from_record, network_text
+from store import queries
+from store.db import ResultsStore, StoreError
+
+DbOption = Annotated[
+    Path | None, typer.Option("--db", help="Results store (default $SPARSEST_DB or ./sparsest.duckdb).")
+]
+
+
+def show(
+    run_key: Annotated[str, typer.Argument(help="A run key (or a unique prefix of one).")],
+    png: Annotated[Path | None, typer.Option(help="Also draw the decision boundary to this PNG.")] = None,
+    db: DbOption = None,
+) -> None:
+    """One model: hyper-parameters, metrics, its masks with connectivity, and its decision
+    boundary over the input plane with the data points."""
+    try:
+        stored = queries.run(ResultsStore(db), run_key)
+    except StoreError as error:
+        raise UserError(str(error)) from None
+    if stored is None:
+        raise UserError(f"no run with key {run_key!r}")
+    record = stored.record
+    console = Console()
+    table = Table(show_header=False, title=f"run {record.run_key}")
+    for name in ("kind", "algorithm", "dataset", "widths", "init_mode", "seed", "lr", "schedule",
+                 "epochs", "target_weight_nnz", "weight_nnz", "model_nnz", "effective_nnz",
+                 "dead_neurons", "accuracy", "final_loss", "diverged", "hparams"):  # fmt: skip
+        table.add_row(name, str(getattr(record, name)))
+    console.print(table)
+    try:
+        model = model_from_record(record)
+    except NotInspectableError as error:
+        console.print(f"[yellow]{error}[/yellow]")
+        return
+    data = load_dataset(record.dataset)
+    console.print(network_text(model))
+    console.print(boundary_text(model, data, columns=min(80, console.width), rows=24))
+    if png is not None:
+        _boundary_png(model, data, png, f"{record.algorithm} {record.widths} acc {record.accuracy:.4f}")
+        console.print(f"wrote {png}")
+
+
+def _boundary_png(model, data, out: Path, title: str) -> None:  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from harness.inspect import decision_grid, plane_extent
+
+    grid = decision_grid(model, data, 400, 400)
+    fig, ax = plt.subplots(figsize=(6, 6))
+    ax.imshow(grid, extent=plane_extent(data), cmap="coolwarm", alpha=0.35, aspect="auto")
+    ax.scatter(data.x[:, 0], data.x[:, 1], c=data.y, cmap="coolwarm", s=0.5)
+    ax.set_title(title)
+    _save(fig, out)
+
+
+def _save(fig, out: Path) -> None:  # type: ignore[no-untyped-def]
+    try:
+        fig.savefig(out, dpi=120, bbox_inches="tight")
+    except OSError as error:
+        raise UserError(f"cannot write {out}: {error.strerror}") from None
+
+
+def plot(
+    out: Annotated[Path, typer.Argument(help="The PNG (or PDF/SVG) to write.")],
+    width: Annotated[int | None, typer.Option(help="Only pruning runs from this width.")] = None,
+    init: Annotated[str | None, typer.Option(help="Only runs with this init: random or fixed.")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Best accuracy against weight nnz, one curve per algorithm, with the search's
+    optimal frontier and the accuracy targets."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    store = ResultsStore(db)
+    try:
+        rows = queries.pareto(store, width=width, init_mode=init, dataset=dataset)
+        targets = store.targets()
+    except StoreError as error:
+        raise UserError(str(error)) from None
+    if not rows:
+        raise UserError(f"nothing to plot: {store.path} has no runs matching")
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for row in rows:
+        if row.best_accuracy is not None:
+            curves.setdefault(row.algorithm, []).append((row.weight_nnz, row.best_accuracy))
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name, points in sorted(curves.items(), key=lambda item: item[0] != "search"):
+        points.sort()
+        xs, ys = zip(*points)
+        if name == "search":
+            ax.plot(xs, ys, "k-", lw=2.5, label="search (optimal)", zorder=5)
+        else:
+            ax.plot(xs, ys, ".-", lw=1, ms=4, label=name)
+    for target in targets:
+        ax.axhline(target, color="grey", lw=0.6, ls="--")
+    ax.set_xscale("log")
+    ax.set_xlabel("weight nnz")
+    ax.set_ylabel("best accuracy")
+    ax.set_ylim(0.45, 1.005)
+    ax.legend(fontsize=8, ncol=2)
+    ax.set_title("best accuracy per weight nnz: pruning vs the combinatorial search")
+    _save(fig, out)
+    typer.echo(f"wrote {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(show)
+    app.command()(plot)
