@@ -5,6 +5,9 @@
 decides *when* to train and *what* to keep; the harness decides how to train fast.
 
 Every tensor's first axis is the model: an algorithm acts on M models at once.
+
+Randomness is per model (`Session.draw`): a model's draws depend on that model alone,
+never on its place in the population or its companions, so results are batch-invariant.
 """
 
 from __future__ import annotations
@@ -63,6 +66,19 @@ class StepCallback:
         pass
 
 
+class Draw(Protocol):
+    """Random numbers per model: [M, *shape], row m from model m's own stream.
+
+    Uniform on [0, 1) or, with `normal`, standard normal, in `dtype`, on the population's
+    device. Draws are made on the CPU, so a seed gives the same numbers on every device;
+    the k-th call of a session gives a model the same numbers whatever its companions.
+    """
+
+    def __call__(
+        self, shape: Sequence[int], normal: bool = False, dtype: torch.dtype = torch.float64
+    ) -> torch.Tensor: ...
+
+
 class Session(Protocol):
     """What the harness offers an algorithm: the population, the data, training."""
 
@@ -77,7 +93,9 @@ class Session(Protocol):
         """One full training run of the whole population (fresh momentum, the lr schedule
         from its start, the next epochs of each model's data order)."""
 
-    def batch(self, size: int | None = None, balanced: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(
+        self, size: int | None = None, balanced: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-model mini-batches (x [M, B, in], y [M, B]): the first batch of each
         model's first-epoch order (or a class-balanced sample when `balanced`)."""
 
@@ -86,8 +104,12 @@ class Session(Protocol):
     ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         """Mean BCE gradients per model on (x, y): weight grads, bias grads, loss [M]."""
 
-    def generator(self) -> torch.Generator:
-        """A seeded generator for the algorithm's own randomness."""
+    def draw(
+        self, shape: Sequence[int], normal: bool = False, dtype: torch.dtype = torch.float64
+    ) -> torch.Tensor:
+        """The algorithm's own randomness, per model: [M, *shape] on the population's
+        device, row m uniform on [0, 1) (standard normal with `normal`) from model m's own
+        stream (see `Draw`): the k-th call gives a model the same numbers in any population."""
 
 
 @dataclass(frozen=True)

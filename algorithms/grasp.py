@@ -104,7 +104,7 @@ class Grasp:
         population = session.population
         p = self.params
         if p.xavier_reinit:
-            xavier_normal_(population, session.generator())
+            xavier_normal_(population, session.draw)
         x, y = session.batch(2 * p.samples_per_class, balanced=True)
         half = x.shape[1] // 2
         halves = [(x[:, :half], y[:, :half]), (x[:, half:], y[:, half:])]

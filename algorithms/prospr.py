@@ -9,10 +9,11 @@ weights with the largest |dL/dc| (one global ranking over all weight matrices, t
 the lower index) among the weights it has; then it trains from its original weights.
 
 Inner loop: learning rate `inner_lr`, or each model's own training lr when unset (as the
-study's reference passes it); no weight decay. Momentum is off by default, as in the
-paper's inner loop and its code's default. The study's reference instead passed the
-training momentum (0.9) to the authors' functional SGD, whose first momentum buffer is a
-*detached* copy of the first gradient; `inner_momentum=0.9` reproduces that exactly.
+study's reference passes it); no weight decay. Momentum is 0.9 by default, as in the
+study's reference, which passed the training momentum (0.9) to the authors' functional
+SGD, whose first momentum buffer is a *detached* copy of the first gradient; the default
+reproduces that exactly. `inner_momentum=0` is the paper's inner loop (and its code's
+default).
 Data: step k uses each model's k-th training mini-batch of its first epoch and the meta
 loss the next one (the reference's `new_data_in_inner`); `new_batch_per_step=false`
 uses the first batch throughout (the authors' default). The inner steps update only
@@ -44,8 +45,8 @@ class ProsPrParams(HyperParameters):
         metadata={"help": "Learning rate of the inner steps; none: each model's training lr."},
     )
     inner_momentum: float = field(
-        default=0.0,
-        metadata={"help": "Momentum of the inner steps (0: the paper; 0.9: the study's code)."},
+        default=0.9,
+        metadata={"help": "Momentum of the inner steps (0.9: the study's code; 0: the paper)."},
     )
     new_batch_per_step: bool = field(
         default=True,

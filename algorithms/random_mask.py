@@ -13,24 +13,19 @@ from typing import ClassVar
 
 import torch
 
-from algorithms.base import HyperParameters, PopulationLike, Session
+from algorithms.base import Draw, HyperParameters, PopulationLike, Session
 from algorithms.connectivity import check_targets
 from algorithms.magnitude_after import commit_masks
 from algorithms.topk import global_topk
 
 
-def random_masks(
-    population: PopulationLike, keep: torch.Tensor, generator: torch.Generator
-) -> list[torch.Tensor]:
+def random_masks(population: PopulationLike, keep: torch.Tensor, draw: Draw) -> list[torch.Tensor]:
     """Exactly keep[m] of the weights kept now, chosen uniformly at random per model.
 
-    The top-k of i.i.d. uniform scores is a uniform k-subset. Scores are drawn on the
-    CPU from `generator`, so a seed gives the same mask on every device.
+    The top-k of i.i.d. uniform scores is a uniform k-subset. Scores come from `draw`,
+    one call per layer in layer order, so a model's mask depends on that model alone.
     """
-    scores = [
-        torch.rand(w.shape, generator=generator, dtype=torch.float64).to(w.device)
-        for w in population.weights
-    ]
+    scores = [draw(w.shape[1:], False, torch.float64).to(w.device) for w in population.weights]
     return global_topk(scores, keep, eligible=population.weight_masks)
 
 
@@ -56,5 +51,5 @@ class RandomMask:
     def run(self, session: Session, target_nnz: torch.Tensor) -> None:
         population = session.population
         target = check_targets(population.weight_nnz(), target_nnz, len(population.weights))
-        commit_masks(population, random_masks(population, target, session.generator()))
+        commit_masks(population, random_masks(population, target, session.draw))
         session.train()

@@ -32,7 +32,14 @@ from typing import ClassVar
 
 import torch
 
-from algorithms.base import HyperParameters, PopulationLike, Session, StepCallback, TrainStateLike
+from algorithms.base import (
+    Draw,
+    HyperParameters,
+    PopulationLike,
+    Session,
+    StepCallback,
+    TrainStateLike,
+)
 from algorithms.connectivity import check_targets
 from algorithms.magnitude_after import commit_masks
 from algorithms.topk import keep_top, layer_topk
@@ -162,16 +169,14 @@ class RigLUpdates(StepCallback):
 
 
 def initial_masks(
-    population: PopulationLike, target: torch.Tensor, generator: torch.Generator
+    population: PopulationLike, target: torch.Tensor, draw: Draw
 ) -> list[torch.Tensor]:
-    """ERK counts per layer, each layer's weights drawn uniformly among those kept now."""
+    """ERK counts per layer, each layer's weights drawn uniformly among those kept now
+    (scores from `draw`, one call per layer in layer order)."""
     shapes = [(int(w.shape[1]), int(w.shape[2])) for w in population.weights]
     capacity = torch.stack([m.flatten(1).sum(1) for m in population.weight_masks], dim=1)
     counts = erk_counts(shapes, capacity, target)
-    scores = [
-        torch.rand(w.shape, generator=generator, dtype=torch.float64).to(w.device)
-        for w in population.weights
-    ]
+    scores = [draw(w.shape[1:], False, torch.float64).to(w.device) for w in population.weights]
     return layer_topk(scores, counts, eligible=population.weight_masks)
 
 
@@ -194,5 +199,5 @@ class RigL:
     def run(self, session: Session, target_nnz: torch.Tensor) -> None:
         population = session.population
         target = check_targets(population.weight_nnz(), target_nnz, len(population.weights))
-        commit_masks(population, initial_masks(population, target, session.generator()))
+        commit_masks(population, initial_masks(population, target, session.draw))
         session.train(callbacks=[RigLUpdates(self.params)])

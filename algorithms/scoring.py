@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import torch
 
-from algorithms.base import PopulationLike, Session
+from algorithms.base import Draw, PopulationLike, Session
 from algorithms.topk import global_topk
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -104,21 +104,21 @@ def step_batches(session: Session, count: int, fresh: bool) -> list[Batch]:
     return mini_batches(session, count) if fresh else [session.batch()] * count
 
 
-def xavier_normal_(population: PopulationLike, generator: torch.Generator) -> None:
+def xavier_normal_(population: PopulationLike, draw: Draw) -> None:
     """Re-initialise every kept weight Xavier-normal, in place; biases are kept.
 
     Model m's layer l gets N(0, 2 / (fan_in + fan_out)) with the fans of that model's
     own layer (rows and columns holding a kept weight, so a narrower model padded into
-    the population gets its own Xavier scale). One draw [M, out, in] per layer, in layer
-    order, from `generator` on the CPU: a seed gives the same weights on every device.
+    the population gets its own Xavier scale). One float32 normal draw [M, out, in] per
+    layer, in layer order, from `draw`: a model's new weights depend on that model alone.
     """
     for w, mask in zip(population.weights, population.weight_masks, strict=True):
         kept = mask.bool()
         fan_in = kept.any(dim=1).sum(dim=1)
         fan_out = kept.any(dim=2).sum(dim=1)
         std = torch.sqrt(2.0 / (fan_in + fan_out).clamp(min=1).to(torch.float64))
-        draw = torch.randn(w.shape, generator=generator, dtype=torch.float32)
-        new = draw.to(w.device, torch.float64) * std.view(-1, 1, 1)
+        normal = draw(w.shape[1:], True, torch.float32)
+        new = normal.to(w.device, torch.float64) * std.view(-1, 1, 1)
         w.copy_(new.to(w.dtype) * kept)
 
 

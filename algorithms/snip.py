@@ -70,7 +70,7 @@ class Snip:
         """Re-initialises (if asked) and returns the SNIP masks; does not apply them."""
         population = session.population
         if self.params.xavier_reinit:
-            xavier_normal_(population, session.generator())
+            xavier_normal_(population, session.draw)
         x, y = session.batch()
         scores = snip_scores(population.weights, population.biases, x, y)
         return global_topk(scores, target, eligible=population.weight_masks)

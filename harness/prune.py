@@ -13,11 +13,13 @@ seeded network `fixed_width` wide in every hidden layer whose first d neurons pe
 form the structure; its seed is the run seed, or `fixed_init_seed` for every run (the
 init of the search's winning run). Both are part of the run key (hparams `fixed_width`,
 as the search records it, and `fixed_init_seed`). The data order comes from the run seed.
+Fixed-init runs keep that init: SNIP's and GraSP's `xavier_reinit` defaults to false
+there (`FIXED_INIT_HPARAMS`; an explicit --hp wins), and the run key records it.
 
-Randomness. An algorithm's own draws (random masks, RigL's initial mask) come from one
-session generator per population, seeded by its first run's seed: model m's draw depends
-on its place in the population, so those masks repeat per population, not per run key
-(algorithms.base.Session offers no per-model generator).
+Randomness. An algorithm's own draws (random masks, RigL's initial mask, the Xavier
+re-init) come from `TrainingSession.draw`, one stream per model seeded by its init and
+data seeds: a run gets the same draws alone or in any population, so its result repeats
+per run key however a (resumed) sweep groups the runs.
 
 Units: accuracy is the final epoch's on the scoring points; `wall_seconds` is the
 population's wall time divided by its models. `weights` bytes (structures up to 16 wide)
@@ -51,6 +53,8 @@ from harness.trainer import evaluate
 from store.records import RunRecord
 
 INIT_MODES = ("random", "fixed")
+FIXED_INIT_HPARAMS = ("xavier_reinit=false",)
+"""Defaults of fixed-init runs, for the algorithms that have the field (before --hp)."""
 WEIGHTS_KEPT_UP_TO_WIDTH = 16
 
 
@@ -134,11 +138,20 @@ class MemorySink:
         return {k for k in keys if k in known}
 
 
-def resolve_hparams(algorithms: Sequence[str], items: Sequence[str]) -> dict[str, HyperParameters]:
+def resolve_hparams(
+    algorithms: Sequence[str], items: Sequence[str], init: str = "random"
+) -> dict[str, HyperParameters]:
     """Each algorithm's parameters from `key=value` (to every selected algorithm that has
-    `key`) and `name.key=value` (to algorithm `name` only) items."""
+    `key`) and `name.key=value` (to algorithm `name` only) items. With `init` "fixed",
+    FIXED_INIT_HPARAMS come first, so an item naming the same field overrides them."""
     classes = algorithm_classes()
     per_algorithm: dict[str, list[str]] = {name: [] for name in algorithms}
+    if init == "fixed":
+        for name in algorithms:
+            fields = classes[name].Params.__dataclass_fields__
+            per_algorithm[name] += [
+                item for item in FIXED_INIT_HPARAMS if item.partition("=")[0] in fields
+            ]
     for item in items:
         key, sep, _ = item.partition("=")
         if not sep:
@@ -216,7 +229,7 @@ def expand_grid(grid: PruneGrid, strict: bool = True) -> list[PruneRun]:
                     f"{total_weights(sizes) - 1}] for every width asked for: at least one "
                     "weight per layer keeps a path, and fewer than all the weights"
                 )
-    params = resolve_hparams(grid.algorithms, grid.hparams)
+    params = resolve_hparams(grid.algorithms, grid.hparams, grid.init)
     runs = []
     for name, hidden, lr, schedule, seed in itertools.product(
         grid.algorithms, grid.widths, grid.lrs, grid.schedules, range(grid.seeds)
@@ -337,7 +350,6 @@ def run_population(
         split.train,
         SGDConfig(epochs=first.epochs, shared_order=first.shared_order),
         engine=engine,
-        seed=first.seed,
         progress=progress,
     )
     algorithm = algorithm_classes()[first.algorithm](runs[0].params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,7 +20,9 @@ from harness.trainer import ProgressFn, train
 class TrainingSession:
     """Trains one population, possibly several times (each time on fresh data orders).
 
-    `seed` drives the algorithm's own randomness (`generator`), never the training.
+    `seed` drives the algorithm's own randomness (`draw`), never the training: with the
+    model's init and data seeds it seeds each model's own draws, so a model draws the same
+    numbers alone or in any population.
     """
 
     def __init__(
@@ -40,6 +43,7 @@ class TrainingSession:
         self.seed = seed
         self.progress = progress
         self.epochs_trained = 0
+        self.draws = 0
         self._gradient_engine = TorchEngine(data, config, population.device)
 
     @property
@@ -100,10 +104,34 @@ class TrainingSession:
         pop = population or self.population
         return batch_gradients(pop, x, y)
 
-    def generator(self) -> torch.Generator:
-        g = torch.Generator()
-        g.manual_seed(self.seed)
-        return g
+    def draw(
+        self, shape: Sequence[int], normal: bool = False, dtype: torch.dtype = torch.float64
+    ) -> torch.Tensor:
+        """[M, *shape]: row m uniform on [0, 1) (standard normal with `normal`) from a CPU
+        generator seeded by (session seed, model m's init seed, its data seed, this call's
+        number), so the k-th call gives a model the same numbers whatever its companions.
+        Models with the same init and data seeds draw the same numbers."""
+        call = self.draws
+        self.draws += 1
+        population = self.population
+        size = tuple(int(n) for n in shape)
+        sample = torch.randn if normal else torch.rand
+        rows = [
+            sample(size, generator=model_generator(self.seed, init, data, call), dtype=dtype)
+            for init, data in zip(
+                population.init_seed.tolist(), population.data_seed.tolist(), strict=True
+            )
+        ]
+        out = torch.stack(rows) if rows else torch.empty((0, *size), dtype=dtype)
+        return out.to(population.device)
+
+
+def model_generator(seed: int, init_seed: int, data_seed: int, call: int) -> torch.Generator:
+    """A CPU generator for one model's `call`-th draw: seeded by a 63-bit BLAKE2b hash of
+    the four numbers, so nearby seeds give unrelated streams."""
+    text = f"{int(seed)}:{int(init_seed)}:{int(data_seed)}:{int(call)}".encode()
+    digest = hashlib.blake2b(text, digest_size=8).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest, "little") >> 1)
 
 
 def batch_gradients(

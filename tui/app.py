@@ -40,7 +40,7 @@ class SparsestApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "Sparsest"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide"), (160, "-xwide")]
     MODES = {
         "builder": BuilderScreen,
         "runs": RunsScreen,

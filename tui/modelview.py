@@ -53,7 +53,7 @@ class ModelView:
         return h[:, 0]
 
 
-def _connectivity(masks: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def connectivity_of(masks: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Effective masks and dead hidden neurons, from algorithms.connectivity (one model)."""
     import torch
 
@@ -80,7 +80,7 @@ def model_view(stored: StoredRun) -> ModelView:
         interleaved = [s for shape in shapes for s in (shape, (shape[0],))]
         arrays = unpack_weights(record.weights, interleaved)
         weights, biases = arrays[0::2], arrays[1::2]
-    effective, dead = _connectivity(masks)
+    effective, dead = connectivity_of(masks)
     return ModelView(record, sizes, masks, effective, dead, weights, biases)
 
 

@@ -65,8 +65,8 @@ def plain_prospr(
 @pytest.mark.parametrize(
     ("params", "lrs"),
     [
+        (ProsPrParams(inner_momentum=0.0), LRS),
         (ProsPrParams(), LRS),
-        (ProsPrParams(inner_momentum=0.9), LRS),
         (ProsPrParams(inner_lr=0.3, new_batch_per_step=False), (0.3, 0.3, 0.3)),
     ],
     ids=["paper", "study-momentum", "fixed-lr-one-batch"],

@@ -23,6 +23,7 @@ from harness.data import load_dataset
 from harness.engines.base import SGDConfig
 from harness.population import Population
 from harness.session import TrainingSession
+from tests.algorithms.test_snip import seeded_draw
 
 
 def shapes_of(hidden: Sequence[int]) -> list[tuple[int, int]]:
@@ -79,13 +80,13 @@ def test_erk_keeps_the_tiny_input_layer_dense() -> None:
     assert counts.sum() == 26
 
 
-def test_initial_mask_is_a_uniform_draw_per_layer_from_the_generator() -> None:
+def test_initial_mask_is_a_uniform_draw_per_layer_from_the_draws() -> None:
     hidden = (5, 5, 5)
     population = Population.initialize((2, *hidden, 1), [0, 1, 2], [0.1] * 3, ["cosine"] * 3)
     target = torch.tensor([4, 17, 40])
-    masks = initial_masks(population, target, torch.Generator().manual_seed(11))
-    g = torch.Generator().manual_seed(11)
-    draws = [torch.rand(w.shape, generator=g, dtype=torch.float64) for w in population.weights]
+    masks = initial_masks(population, target, seeded_draw(3, 11))
+    again = seeded_draw(3, 11)
+    draws = [again(w.shape[1:]) for w in population.weights]
     shapes = shapes_of(hidden)
     for k in range(3):
         counts = plain_erk(shapes, int(target[k]))

@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from algorithms.base import StepCallback
+from algorithms.base import Draw, StepCallback
 from algorithms.scoring import xavier_normal_
 from algorithms.snip import Snip, SnipParams, snip_scores
 from harness.data import Dataset, load_dataset
@@ -42,6 +42,19 @@ def make_session(
     schedules = [SCHEDULES[k % 3] for k in range(m)]
     population = Population.initialize(sizes, list(seeds), lrs, schedules, active_sizes=active)
     return CheckedSession(population, DATA, SGDConfig(epochs=1), engine="torch", seed=seed)
+
+
+def seeded_draw(size: int, seed: int) -> Draw:
+    """A stand-in for `Session.draw`: [size, *shape] per call from one seeded generator."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def draw(
+        shape: Sequence[int], normal: bool = False, dtype: torch.dtype = torch.float64
+    ) -> torch.Tensor:
+        sample = torch.randn if normal else torch.rand
+        return sample((size, *shape), generator=generator, dtype=dtype)
+
+    return draw
 
 
 class MasksHold(StepCallback):
@@ -201,11 +214,12 @@ def test_xavier_reinit_draws_per_model_and_keeps_biases() -> None:
     session = make_session()
     population = session.population
     biases = [b.clone() for b in population.biases]
-    xavier_normal_(population, session.generator())
-    g = torch.Generator().manual_seed(session.seed)
+    xavier_normal_(population, session.draw)
+    fresh = make_session()  # same models and seed: its draws are the session's
     for w, b, before in zip(population.weights, population.biases, biases, strict=True):
-        m, fan_out, fan_in = w.shape
-        want = torch.randn(m, fan_out, fan_in, generator=g) * math.sqrt(2 / (fan_in + fan_out))
+        _, fan_out, fan_in = w.shape
+        normal = fresh.draw((fan_out, fan_in), True, torch.float32)
+        want = normal * math.sqrt(2 / (fan_in + fan_out))
         torch.testing.assert_close(w, want)
         assert torch.equal(b, before)
 
@@ -216,7 +230,7 @@ def test_xavier_scale_follows_each_models_own_width() -> None:
     population = Population.initialize(
         (2, 16, 16, 16, 1), list(range(m)), [0.1] * m, ["cosine"] * m, active_sizes=active
     )
-    xavier_normal_(population, torch.Generator().manual_seed(0))
+    xavier_normal_(population, seeded_draw(m, 0))
     middle = population.weights[1]
     narrow, wide = middle[1::2, :3, :3], middle[0::2]
     assert (middle[1::2, 3:] == 0).all() and (middle[1::2, :, 3:] == 0).all()

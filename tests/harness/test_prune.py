@@ -122,6 +122,63 @@ def test_fixed_init_is_the_first_neurons_of_the_seeded_16_wide_network() -> None
     assert population.data_seed.tolist() == [r.spec.seed for r in runs]
 
 
+def test_fixed_init_runs_keep_the_init_unless_xavier_reinit_is_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def reinit(runs: list) -> dict[str, bool]:  # type: ignore[type-arg]
+        return {r.spec.algorithm: r.params.xavier_reinit for r in runs if r.spec.algorithm != "imp"}
+
+    fixed = expand_grid(small_grid(algorithms=("snip", "grasp", "imp"), init="fixed", hparams=()))
+    assert reinit(fixed) == {"snip": False, "grasp": False}
+    for r in fixed:
+        has = ("xavier_reinit", "false") in r.spec.hparams
+        assert has == (r.spec.algorithm != "imp")
+    asked = expand_grid(
+        small_grid(algorithms=("snip", "grasp"), init="fixed", hparams=("snip.xavier_reinit=1",))
+    )
+    assert reinit(asked) == {"snip": True, "grasp": False}
+    assert all(
+        ("xavier_reinit", "false") not in r.spec.hparams
+        for r in asked
+        if r.spec.algorithm == "snip"
+    )
+    everywhere = expand_grid(
+        small_grid(algorithms=("snip", "grasp"), init="fixed", hparams=("xavier_reinit=true",))
+    )
+    assert reinit(everywhere) == {"snip": True, "grasp": True}
+    random_init = expand_grid(small_grid(algorithms=("snip", "grasp"), hparams=()))
+    assert reinit(random_init) == {"snip": True, "grasp": True}
+    assert {r.spec.hparams for r in random_init} == {()}
+    snip_keys = [{r.run_key for r in runs if r.spec.algorithm == "snip"} for runs in (fixed, asked)]
+    assert not snip_keys[0] & snip_keys[1]
+
+    # end to end, training off: the kept weights are the fixed init's
+    monkeypatch.setattr(prune.TrainingSession, "train", lambda self, *args, **kwargs: None)
+    grid = small_grid(algorithms=("snip", "grasp"), init="fixed", fixed_init_seed=5, hparams=())
+    weights, _ = fixed_init((3, 3, 3), 5)
+    for record in run_grid(grid, engine="torch"):
+        bits = np.unpackbits(np.frombuffer(record.mask, dtype=np.uint8))
+        flat = np.frombuffer(record.weights, dtype=np.float32)
+        at = bit = 0
+        for w in weights:
+            out, inp = w.shape
+            kept = bits[bit : bit + out * inp].reshape(out, inp).astype(bool)
+            got = flat[at : at + out * inp].reshape(out, inp)
+            np.testing.assert_array_equal(got[kept], w.numpy()[kept])
+            bit += out * inp
+            at += out * inp + out
+
+
+def test_random_masks_repeat_per_run_key_however_runs_are_grouped() -> None:
+    grid = small_grid(
+        algorithms=("random", "rigl"), nnz=(6, 20), lrs=(0.1, 0.2), seeds=2, hparams=()
+    )
+    together = {r.run_key: r.mask for r in run_grid(grid, engine="torch")}
+    apart = {r.run_key: r.mask for r in run_grid(grid, engine="torch", population_size=1)}
+    assert len(together) == 16 and together == apart
+    assert len({together[k] for k in together}) > 4
+
+
 def test_records_are_complete_and_a_rerun_skips_what_is_done() -> None:
     sink = MemorySink()
     events = []

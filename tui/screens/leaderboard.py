@@ -99,11 +99,9 @@ class LeaderboardScreen(SparsestScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        table = self.query_one(DataTable)
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
+        self._fill_table()
         self.query_one(AccuracyPlot).show({}, [])
-        table.focus()
+        self.query_one(DataTable).focus()
 
     # -- loading -------------------------------------------------------------------------
 
@@ -153,13 +151,13 @@ class LeaderboardScreen(SparsestScreen):
         rows = sorted(self.rows, key=_sort_key(self.sort_column), reverse=self.sort_reverse)
         if self.sort_reverse:
             rows.sort(key=lambda r: _sort_key(self.sort_column)(r)[0])
-        table.clear()
+        table.clear(columns=True)
+        for key, label in COLUMNS:
+            arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
+            table.add_column(Text(label + arrow), key=key)
         for row in rows:
             key = f"{row.dataset}|{row.algorithm}|{row.target}"
             table.add_row(*(_cell(row, name) for name, _ in COLUMNS), key=key)
-        for key, label in COLUMNS:
-            arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
-            table.columns[key].label = Text(label + arrow)  # type: ignore[index]
         if current is not None and current in table.rows:
             table.move_cursor(row=table.get_row_index(current))
 

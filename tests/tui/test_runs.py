@@ -1,0 +1,69 @@
+"""The runs screen: live progress, cancel, resume, a failing sweep, stored sweeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, RichLog
+
+from tests.tui.helpers import app_on, wait_for
+from tui.workers import LiveSweep
+
+pytestmark = pytest.mark.asyncio
+
+SPEC = """name = "slow"
+targets = [0.95]
+[prune]
+algorithms = ["imp"]
+widths = [3]
+nnz = [15, 16, 17, 18, 19, 20]
+"""
+
+
+def cells(app, sweep: LiveSweep) -> list[str]:  # type: ignore[no-untyped-def]
+    return [str(c) for c in app.screen.query_one(DataTable).get_row(f"s{sweep.sweep_id}")]
+
+
+async def test_stored_sweeps_are_listed(fixed_store: Path, tmp_path: Path) -> None:
+    app = app_on(fixed_store, tmp_path, "runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        assert [str(table.get_row(k)[1]) for k in ("s2", "s1")] == ["prune-small", "search-small"]
+        assert str(table.get_row("s2")[4]) == "28"
+
+
+async def test_cancel_then_resume_finishes_what_is_missing(fixed_store: Path, tmp_path: Path) -> None:
+    app = app_on(fixed_store, tmp_path, "runs", "--delay", "0.4")
+    async with app.run_test(size=(120, 40)) as pilot:
+        sweep = app.launch_sweep("slow", SPEC)
+        await wait_for(pilot, lambda: sweep.done >= 1)
+        assert sweep.status == "running"
+        table = app.screen.query_one(DataTable)
+        await wait_for(pilot, lambda: f"s{sweep.sweep_id}" in table.rows)
+        assert "running" in cells(app, sweep)[2] and "/6" in cells(app, sweep)[4]
+        table.move_cursor(row=table.get_row_index(f"s{sweep.sweep_id}"))
+        await pilot.press("c")
+        await wait_for(pilot, lambda: sweep.status == "cancelled")
+        assert cells(app, sweep)[2] == "cancelled"
+        assert sweep.done < 6
+        await pilot.press("r")
+        await wait_for(pilot, lambda: len(app.sweeps.sweeps) == 2)
+        again = app.sweeps.sweeps[2]
+        await wait_for(pilot, lambda: again.status == "done", timeout=30)
+        assert again.spec_path.read_text() == SPEC
+
+
+async def test_a_failing_sweep_shows_why(fixed_store: Path, tmp_path: Path) -> None:
+    app = app_on(fixed_store, tmp_path, "runs", "--fail")
+    async with app.run_test(size=(120, 40)) as pilot:
+        sweep = app.launch_sweep("doomed", SPEC)
+        await wait_for(pilot, lambda: sweep.status == "failed")
+        assert sweep.message == "error: the fake runner was told to fail"
+        table = app.screen.query_one(DataTable)
+        await wait_for(pilot, lambda: f"s{sweep.sweep_id}" in table.rows)
+        table.move_cursor(row=table.get_row_index(f"s{sweep.sweep_id}"))
+        await pilot.pause()
+        log = app.screen.query_one(RichLog)
+        assert any("told to fail" in line.text for line in log.lines)
