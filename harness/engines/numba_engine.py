@@ -28,6 +28,7 @@ from numba.extending import intrinsic
 from harness.data import Dataset
 from harness.engines import ir_kernels
 from harness.engines.base import SGDConfig, TrainState
+from harness.engines.ir_program import LANES, compile_function
 
 FUSED_MAX_PARAMS = 160
 """Networks with at most this many parameters (weights and biases) use the fused kernel."""
@@ -36,17 +37,18 @@ LAYERED_MAX_WIDTH = 64
 
 
 @intrinsic
-def _call_kernel(typingctx, address, theta, theta_t, grad, data, order, scratch):  # type: ignore[no-untyped-def]
-    """Call the kernel at machine address `address` on the arrays' data pointers."""
-    sig = types.void(address, theta, theta_t, grad, data, order, scratch)
+def _call_kernel(typingctx, address, theta, theta_t, mask, buffer, data, order, scratch, steps, lr, wd, momentum):  # type: ignore[no-untyped-def]
+    """Call the kernel at machine address `address`: arrays by data pointer, the rest
+    by value (see harness.engines.ir_kernels for the signature)."""
+    sig = types.void(address, theta, theta_t, mask, buffer, data, order, scratch, steps, lr, wd, momentum)
 
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        pointers = [
+        values = [
             context.make_array(kind)(context, builder, value).data
-            for kind, value in zip(signature.args[1:], args[1:])
-        ]
-        function = ir.FunctionType(ir.VoidType(), [q.type for q in pointers])
-        builder.call(builder.inttoptr(args[0], function.as_pointer()), pointers)
+            for kind, value in zip(signature.args[1:8], args[1:8])
+        ] + list(args[8:])
+        function = ir.FunctionType(ir.VoidType(), [v.type for v in values])
+        builder.call(builder.inttoptr(args[0], function.as_pointer()), values)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -62,31 +64,21 @@ def _train_steps(
     data: np.ndarray,
     orders: np.ndarray,
     rows: np.ndarray,
-    first: int,
+    start: int,
     count: int,
     lrs: np.ndarray,
     weight_decay: np.float32,
     momentum: np.float32,
-    batch: int,
-    transpose_src: np.ndarray,
-    transpose_dst: np.ndarray,
     scratch_size: int,
 ) -> None:
-    models, size = theta.shape
-    for m in numba.prange(models):
-        grad = np.empty(size, np.float32)
-        scratch = np.empty(scratch_size, np.float32)
-        p, p_t, keep, buf = theta[m], theta_t[m], mask[m], buffer[m]
-        order = orders[rows[m]]
-        lr = lrs[m]
-        for step in range(first, first + count):
-            _call_kernel(address, p, p_t, grad, data, order[step * batch :], scratch)
-            for k in range(size):
-                v = momentum * buf[k] + (grad[k] + weight_decay * p[k])
-                buf[k] = v
-                p[k] = (p[k] - lr * v) * keep[k]
-            for j in range(transpose_src.shape[0]):
-                p_t[transpose_dst[j]] = p[transpose_src[j]]
+    """`count` steps of every model, the order starting at position `start`, in parallel."""
+    for m in numba.prange(theta.shape[0]):
+        scratch = np.zeros(scratch_size, np.float32)
+        order = orders[rows[m], start:]
+        _call_kernel(
+            address, theta[m], theta_t[m], mask[m], buffer[m], data, order, scratch,
+            count, lrs[m], weight_decay, momentum,
+        )
 
 
 def parameter_count(layer_sizes: Sequence[int]) -> int:
@@ -95,7 +87,7 @@ def parameter_count(layer_sizes: Sequence[int]) -> int:
 
 def choose_kernel(layer_sizes: Sequence[int], batch: int) -> str:
     """'fused', 'layered' or 'torch' (the fallback) for this shape and batch size."""
-    if batch % ir_kernels.LANES or llvm.llvm_version_info < (15,):
+    if batch % LANES or llvm.llvm_version_info < (15,):
         return "torch"
     if parameter_count(layer_sizes) <= FUSED_MAX_PARAMS or len(layer_sizes) < 3:
         return "fused"
@@ -116,7 +108,7 @@ def build_kernel(
         make = ir_kernels.fused_kernel if kind == "fused" else ir_kernels.layered_kernel
         _KERNELS[key] = make(key[1], batch, row_width)
     kernel = _KERNELS[key]
-    return kernel, ir_kernels.compile_kernel(kernel)
+    return kernel, compile_function(kernel.name, kernel.ir)
 
 
 class NumbaEngine:
@@ -198,7 +190,6 @@ class NumbaEngine:
         batch = self.config.batch_size
         if (first + count) * batch > table.shape[1]:
             raise ValueError(f"steps {first}..{first + count - 1} run past the data order")
-        layout = self.layout
         _train_steps(
             self.address,
             self.theta,
@@ -208,13 +199,10 @@ class NumbaEngine:
             self.data,
             table,
             rows,
-            first,
+            first * batch,
             count,
             np.ascontiguousarray(lrs, dtype=np.float32),
             np.float32(self.config.weight_decay),
             np.float32(self.config.momentum),
-            batch,
-            layout.transpose_src,
-            layout.transpose_dst,
-            layout.scratch,
+            self.layout.scratch,
         )

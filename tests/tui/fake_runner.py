@@ -2,7 +2,8 @@
 
 It speaks the same JSON lines and writes fake pruning runs (one per algorithm, width
 and target of the spec) to the store, quickly and without torch. --delay slows each
-step (to test cancelling); --fail makes it fail half-way.
+step (to test cancelling), --burn keeps a CPU busy meanwhile; --fail makes it fail
+half-way.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def main() -> None:
     parser.add_argument("--progress", default="jsonl")
     parser.add_argument("--delay", type=float, default=0.02)
     parser.add_argument("--fail", action="store_true")
+    parser.add_argument("--burn", action="store_true", help="busy-wait each step (CPU load)")
     args = parser.parse_args()
     with open(args.spec, "rb") as handle:
         spec = tomllib.load(handle)
@@ -47,7 +49,12 @@ def main() -> None:
     emit(event="stage", done=0, total=len(grid), stage="fake pruning", message="fake pruning")
     started = time.perf_counter()
     for done, (algorithm, width, nnz) in enumerate(grid, start=1):
-        time.sleep(args.delay)
+        if args.burn:
+            until = time.perf_counter() + args.delay
+            while time.perf_counter() < until:
+                sum(i * i for i in range(1000))
+        else:
+            time.sleep(args.delay)
         if args.fail and done > len(grid) // 2:
             store.set_sweep_status(sweep_id, "failed")
             print("error: the fake runner was told to fail", file=sys.stderr, flush=True)

@@ -85,6 +85,7 @@ class BuilderScreen(SparsestScreen):
         self._timer: Timer | None = None
         self._inputs = {name: Input(id=name, compact=True, placeholder=PLACEHOLDERS.get(name, "")) for name, _ in INPUTS}
         self._ready = False
+        self._summaries: dict[str, str] = {}
         self._chosen = (DEFAULT_FORM.algorithms, DEFAULT_FORM.schedules)
 
     # -- layout --------------------------------------------------------------------------
@@ -98,9 +99,9 @@ class BuilderScreen(SparsestScreen):
                 yield self._field("name")
                 yield Field("dataset", _select(_choices(*DATASETS), "dataset"), field_id="dataset")
                 yield Field(
-                    "phases",
-                    Checkbox("search phase 1", id="phase1", compact=True),
-                    Checkbox("search phase 2", id="phase2", compact=True),
+                    "search phases",
+                    Checkbox("phase 1", id="phase1", compact=True),
+                    Checkbox("phase 2", id="phase2", compact=True),
                     field_id="phases",
                 )
                 yield self._field("search_max_width")
@@ -109,7 +110,7 @@ class BuilderScreen(SparsestScreen):
                 yield self._field("widths")
                 yield self._field("nnz")
                 yield Field("prune init", _select(_choices("random", "fixed"), "prune_init"), field_id="prune_init")
-                yield Field("", Checkbox("prune from the search's minimal structure", id="from_search", compact=True), field_id="from_search")
+                yield Field("", Checkbox("prune the search's minimum", id="from_search", compact=True), field_id="from_search")
                 yield self._field("lrs")
                 yield Field("schedules", SelectionList[str](id="schedules", compact=True), field_id="schedules")
                 yield self._field("epochs")
@@ -161,6 +162,9 @@ class BuilderScreen(SparsestScreen):
                 [(f"{n} — {info.algorithms.get(n, '')}", n, n in state.algorithms) for n in names]
             )
         self.query_one("#field-algorithms", Field).set_error(info.error, warning=True)
+        self._summaries = dict(info.algorithms)
+        if names:
+            self._show_help(names[0])
         self._ready = True
         self._schedule_check()
 
@@ -214,8 +218,10 @@ class BuilderScreen(SparsestScreen):
 
     @on(SelectionList.SelectionHighlighted, "#algorithms")
     def _algorithm_help(self, event: SelectionList.SelectionHighlighted[str]) -> None:
-        name = str(event.selection.value)
-        summary = harness_api.load_info().algorithms.get(name, "")
+        self._show_help(str(event.selection.value))
+
+    def _show_help(self, name: str) -> None:
+        summary = self._summaries.get(name, "")
         self.query_one("#algorithm-help", Static).update(f"{name}: {summary}")
 
     @on(Select.Changed, "#preset")

@@ -52,8 +52,8 @@ class InspectorScreen(SparsestScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Field(
-            "run key (or a unique prefix), enter to show; or press enter on a leaderboard row",
-            Input(placeholder="run key", id="run-key"),
+            "run key",
+            Input(placeholder="a run key or a unique prefix, then enter (or enter on a leaderboard row)", id="run-key", compact=True),
             field_id="run-key",
         )
         with Container(id="inspect-body"):

@@ -86,10 +86,13 @@ class LeaderboardScreen(SparsestScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="board-filters"):
-            yield Select[float]([], prompt="all targets", id="filter-target")
-            yield Select[int]([], prompt="all widths", id="filter-width")
-            yield Select[str]([("random", "random"), ("fixed", "fixed")], prompt="all inits", id="filter-init")
-            yield Select[str]([], prompt="all datasets", id="filter-dataset")
+            yield Select[float]([], prompt="all targets", id="filter-target", compact=True)
+            yield Select[int]([], prompt="all widths", id="filter-width", compact=True)
+            yield Select[str](
+                [("random init", "random"), ("fixed init", "fixed")], prompt="all inits",
+                id="filter-init", compact=True,
+            )  # fmt: skip
+            yield Select[str]([], prompt="all datasets", id="filter-dataset", compact=True)
         with Container(id="board-body"):
             table: DataTable[Any] = DataTable(id="board-table", cursor_type="row", zebra_stripes=True)
             yield table
