@@ -14,6 +14,7 @@ from harness.errors import UserError
 
 COMMAND_MODULES = (
     "datasets", "train", "search", "prune", "run", "presets", "store_cmds", "inspect_cmds",
+    "bench",
 )
 
 app = typer.Typer(

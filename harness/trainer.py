@@ -54,8 +54,9 @@ def train(
     base_lr = population.lr.numpy()
     schedules = population.schedule.numpy()
     engine.import_state(state)
+    make_orders = getattr(engine, "epoch_orders", epoch_orders)  # an engine may reuse a buffer
     for epoch in range(config.epochs):
-        orders = epoch_orders(seeds, epoch_offset + epoch, data.points)
+        orders = make_orders(seeds, epoch_offset + epoch, data.points)
         if config.shared_order:
             orders = np.broadcast_to(orders, (population.size, data.points))
         lrs = epoch_learning_rates(base_lr, schedules, epoch, config.epochs)

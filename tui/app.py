@@ -8,12 +8,14 @@ this module only wires them and turns any worker failure into one notification.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from store.db import ResultsStore, resolve_path
@@ -30,7 +32,7 @@ MODE_KEYS = (
     ("builder", "Build"),
     ("runs", "Runs"),
     ("leaderboard", "Board"),
-    ("inspector", "Inspect"),
+    ("inspector", "Model"),
     ("sql", "SQL"),
 )
 
@@ -40,15 +42,19 @@ class SparsestApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "Sparsest"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide"), (160, "-xwide")]
-    MODES = {
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+        (0, "-narrow"),
+        (110, "-wide"),
+        (160, "-xwide"),
+    ]
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         "builder": BuilderScreen,
         "runs": RunsScreen,
         "leaderboard": LeaderboardScreen,
         "inspector": InspectorScreen,
         "sql": SqlScreen,
     }
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         *(
             Binding(f"f{n},{n}", f"switch_mode('{mode}')", label, key_display=f"F{n}")
             for n, (mode, label) in enumerate(MODE_KEYS, start=1)
@@ -60,9 +66,12 @@ class SparsestApp(App[None]):
         super().__init__()
         self.config = config
         self.store = ResultsStore(config.db_path, lock_timeout=2.0)
-        self.sweeps = SweepManager(config.db_path, config.runner, self._sweep_changed, config.spec_dir)
+        self.sweeps = SweepManager(
+            config.db_path, config.runner, self._sweep_changed, config.spec_dir
+        )
         self.version: StoreVersion | str | None = None
         self._quit_armed = False
+        self._announced: set[int] = set()
 
     def on_mount(self) -> None:
         self.switch_mode(self.config.start_mode)
@@ -107,7 +116,8 @@ class SparsestApp(App[None]):
 
     def _sweep_changed(self, sweep: LiveSweep) -> None:
         self.screen.post_message(SweepUpdated(sweep))
-        if sweep.status in ("done", "failed"):
+        if sweep.status in ("done", "failed") and sweep.key not in self._announced:
+            self._announced.add(sweep.key)
             self.poll_store()
             severity = "information" if sweep.status == "done" else "error"
             detail = f": {sweep.message}" if sweep.message else ""
@@ -147,8 +157,8 @@ class SparsestApp(App[None]):
             await self.sweeps.cancel(sweep, grace_s=1.0)
         self.exit()
 
-    def on_unmount(self) -> None:
-        self.sweeps.kill_all()
+    async def on_unmount(self) -> None:
+        await self.sweeps.stop_all()
 
 
 def make_app(

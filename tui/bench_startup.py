@@ -80,10 +80,11 @@ def build_store(path: Path, runs: int) -> float:
                CASE kind WHEN 'search-phase1' THEN 'dense' WHEN 'search-phase2' THEN 'mask'
                          ELSE {algorithms}[1 + i % 9] END,
                'cubist-spiral', w, CASE WHEN i % 7 = 0 THEN 'fixed' ELSE 'random' END,
-               i % 3, [0.05, 0.1, 0.2][1 + i % 3], ['cosine', 'multistep', 'constant'][1 + (i // 3) % 3],
+               i % 3, [0.05, 0.1, 0.2][1 + i % 3],
+               ['cosine', 'multistep', 'constant'][1 + (i // 3) % 3],
                50, target, nnz_, nnz_ + 3, nnz_ - (i % 4), [0, i % 2, 0],
-               least(0.999, 0.5 + 0.5 * (1 - exp(-nnz_ / (CASE kind WHEN 'prune' THEN 20.0 ELSE 12.0 END)))
-                     - 0.04 * noise),
+               least(0.999, 0.5 - 0.04 * noise + 0.5 * (1 - exp(
+                   -nnz_ / (CASE kind WHEN 'prune' THEN 20.0 ELSE 12.0 END)))),
                0.1 + noise / 10, false, 'cpu', 1.0 + noise, {sweep_id}, '{{}}', now()::TIMESTAMP
         FROM counted
         """)
@@ -123,7 +124,10 @@ def measure(db: Path, width: int = 120, height: int = 40) -> dict[str, float]:
     started = time.time()
     pid, fd = pty.fork()
     if pid == 0:
-        os.execv(sys.executable, [sys.executable, "-m", "tui.bench_startup", "--child", str(db), str(out)])
+        os.execv(
+            sys.executable,
+            [sys.executable, "-m", "tui.bench_startup", "--child", str(db), str(out)],
+        )
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
     deadline = started + 60
     while time.time() < deadline:

@@ -3,6 +3,7 @@ long they should take. Plain data and text, so it is tested without an app."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,8 +40,10 @@ def duration(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-def summary_lines(check: Check) -> list[str]:
-    """Two lines: the size and time of the sweep, then whether it can be launched."""
+def summary_lines(check: Check, labels: Mapping[str, str] | None = None) -> list[str]:
+    """Two lines: the size and time of the sweep, then whether it can be launched.
+    labels: field -> what the form calls it."""
+    labels = labels or {}
     if check.plan is None:
         size = "runs: —"
     else:
@@ -52,11 +55,13 @@ def summary_lines(check: Check) -> list[str]:
             rate, source = check.throughput
             size += (
                 f" · about {duration(plan.model_epochs / rate)} "
-                f"at {rate:,.1f} model-epochs/s ({source})"
+                f"at {rate:,.{0 if rate >= 100 else 1}f} model-epochs/s ({source})"
             )
     if check.errors:
         count = len(check.errors)
-        state = f"✗ {count} field{'s' if count > 1 else ''} to fix: " + ", ".join(check.errors)
+        state = f"✗ {count} field{'s' if count > 1 else ''} to fix: " + ", ".join(
+            labels.get(f, f) for f in check.errors
+        )
     elif check.spec_error:
         state = f"✗ {check.spec_error}"
     elif check.plan is None:

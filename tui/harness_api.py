@@ -9,7 +9,7 @@ it. Every call runs in a thread worker. If the algorithm registry cannot be impo
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -19,10 +19,14 @@ COST_FACTOR: dict[str, float] = {"lth": 5.0, "magnitude-after": 2.0}
 """Trainings per run relative to one plain training (PAPER.md: LTH trains 5 times;
 magnitude-after trains dense, then fine-tunes as long)."""
 
-DEFAULT_MODEL_EPOCHS_PER_S = 2.6
-"""Model-epochs per second when neither the store nor a calibration says better:
-harness.search.measure_throughput on this machine's CPU (torch engine, 512 models of
-2-3-3-3-1 on cubist-spiral). Override with make_app(throughput=...)."""
+DEFAULT_MODEL_EPOCHS_PER_S = 2000.0
+"""Model-epochs per second when neither the store nor a calibration says better.
+harness.search.measure_throughput on a 2-core CPU (numba engine, 512 models on
+cubist-spiral) gave 9,300 for 2-3-3-3-1, 2,100 for 8-wide and 1,150 for 16-wide; a
+648-run pruning sweep over widths 3-8 ran at about 1,600. Override with
+make_app(throughput=...)."""
+CALIBRATION_SHAPE = (2, 8, 8, 8, 1)
+"""What a calibration times: the middle of the study's small widths."""
 
 _lock = threading.Lock()
 _info: HarnessInfo | None = None
@@ -54,7 +58,9 @@ class SpecPlan:
 def preset_names() -> list[str]:
     """The preset files, listed without importing harness.sweepspec (and torch)."""
     folder = resources.files("harness.presets")
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
 
 
 def preset_text(name: str) -> str:
@@ -75,14 +81,16 @@ def load_info() -> HarnessInfo:
             from harness.population import SCHEDULES
 
             schedules = tuple(SCHEDULES)
-        except Exception:  # noqa: BLE001 - fall back while the harness is being edited
+        except Exception:
             schedules = ("cosine", "multistep", "constant")
         try:
             from algorithms.registry import ALGORITHMS
 
-            algorithms = {name: str(getattr(cls, "summary", "")) for name, cls in ALGORITHMS.items()}
+            algorithms = {
+                name: str(getattr(cls, "summary", "")) for name, cls in ALGORITHMS.items()
+            }
             error = None
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             algorithms = {}
             error = f"algorithm registry unavailable: {type(exc).__name__}: {exc}"
         _info = HarnessInfo(tuple(DATASETS), schedules, algorithms, error)
@@ -146,8 +154,8 @@ def measured_throughput(store: ResultsStore, dataset: str) -> tuple[float, int] 
 
 
 def calibrate(dataset: str, device: str, population: int) -> float:
-    """Model-epochs per second of `population` 2-3-3-3-1 models, timed over a few steps
-    (harness.search.measure_throughput); a few seconds on a CPU."""
+    """Model-epochs per second of `population` CALIBRATION_SHAPE models, timed over a few
+    steps (harness.search.measure_throughput); about a second on a CPU."""
     from harness.data import load_dataset
     from harness.search import Runner, measure_throughput
 
@@ -157,8 +165,4 @@ def calibrate(dataset: str, device: str, population: int) -> float:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     runner = Runner(dataset=dataset, device=device, population=population, calibrate_steps=5)
     models = min(population, 256)
-    return measure_throughput((2, 3, 3, 3, 1), models, load_dataset(dataset), 50, runner)
-
-
-def with_device(spec: Any, device: str) -> Any:
-    return replace(spec, device=device)
+    return measure_throughput(CALIBRATION_SHAPE, models, load_dataset(dataset), 50, runner)

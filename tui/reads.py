@@ -56,9 +56,29 @@ def board(store: ResultsStore, filters: BoardFilters) -> BoardData:
                 "AND list_min(widths) = list_max(widths) ORDER BY 1"
             ).fetchall()
         ]
-        datasets = [r[0] for r in conn.execute("SELECT DISTINCT dataset FROM runs ORDER BY 1").fetchall()]
+        datasets = [
+            r[0] for r in conn.execute("SELECT DISTINCT dataset FROM runs ORDER BY 1").fetchall()
+        ]
         targets = [r[0] for r in conn.execute("SELECT target FROM targets ORDER BY 1").fetchall()]
     return BoardData(rows, curves, targets, widths, datasets)
+
+
+def most_accurate_run(
+    store: ResultsStore, algorithm: str, dataset: str, filters: BoardFilters
+) -> str | None:
+    """The run key of `algorithm`'s most accurate run (fewest weights among equals),
+    within the leaderboard's width and init filters; None if it has none."""
+    with store.read() as conn:
+        row = conn.execute(
+            "SELECT run_key FROM runs WHERE kind = 'prune' AND algorithm = ? AND dataset = ? "
+            "AND NOT diverged AND isfinite(accuracy) "
+            "AND (?::INTEGER IS NULL OR (list_min(widths) = ? AND list_max(widths) = ?)) "
+            "AND (?::VARCHAR IS NULL OR init_mode = ?) "
+            "ORDER BY accuracy DESC, weight_nnz, run_key LIMIT 1",
+            [algorithm, dataset, filters.width, filters.width, filters.width,
+             filters.init_mode, filters.init_mode],
+        ).fetchone()  # fmt: skip
+    return str(row[0]) if row else None
 
 
 @dataclass(frozen=True)

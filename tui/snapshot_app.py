@@ -51,7 +51,10 @@ def _record(
     shapes = weight_shapes(widths)
     arrays: list[np.ndarray] = []
     for (o, i), m in zip(shapes, masks):
-        arrays += [rng.normal(0, 1.5, size=(o, i)).astype(np.float32) * m, rng.normal(0, 0.5, size=o).astype(np.float32)]
+        arrays += [
+            rng.normal(0, 1.5, size=(o, i)).astype(np.float32) * m,
+            rng.normal(0, 0.5, size=o).astype(np.float32),
+        ]
     effective_masks, dead_masks = connectivity_of(masks)
     effective = int(sum(e.sum() for e in effective_masks))
     dead = tuple(int(d.sum()) for d in dead_masks)
@@ -75,22 +78,30 @@ def build_store(path: Path) -> Path:
     store = ResultsStore(path)
     store.initialize()
     rng = np.random.default_rng(7)
-    search_id = store.create_sweep("search-small", json.dumps({"name": "search-small", "epochs": 50}))
+    search_id = store.create_sweep(
+        "search-small", json.dumps({"name": "search-small", "epochs": 50})
+    )
     prune_id = store.create_sweep("prune-small", json.dumps({"name": "prune-small", "epochs": 50}))
     records = []
     for w in range(1, 6):
         accuracy = min(0.999, 0.55 + 0.09 * w)
-        records.append(_record(rng, "search-phase1", "dense", (w, w, w), None, accuracy, 0, search_id))
+        records.append(
+            _record(rng, "search-phase1", "dense", (w, w, w), None, accuracy, 0, search_id)
+        )
     for nnz in range(12, 28, 2):
         accuracy = min(0.998, 0.70 + 0.017 * nnz)
-        records.append(_record(rng, "search-phase2", "mask", (4, 4, 4), nnz, accuracy, 0, search_id))
+        records.append(
+            _record(rng, "search-phase2", "mask", (4, 4, 4), nnz, accuracy, 0, search_id)
+        )
     for a, algorithm in enumerate(ALGORITHMS):
         for width in (3, 4):
             for nnz in TARGET_NNZ:
                 if nnz >= sum(o * i for o, i in weight_shapes((width,) * 3)):
                     continue
                 accuracy = min(0.997, 0.62 + 0.0085 * nnz - 0.02 * a + 0.01 * (width - 3))
-                records.append(_record(rng, "prune", algorithm, (width,) * 3, nnz, accuracy, 0, prune_id))
+                records.append(
+                    _record(rng, "prune", algorithm, (width,) * 3, nnz, accuracy, 0, prune_id)
+                )
     store.write_runs(records)
     store.set_sweep_status(search_id, "done")
     store.set_sweep_status(prune_id, "done")

@@ -198,12 +198,21 @@ class SweepManager:
             except asyncio.TimeoutError:
                 continue
 
-    def kill_all(self) -> None:
-        """At exit: stop every sweep still running (their results so far are kept)."""
+    async def stop_all(self, grace_s: float = 2.0) -> None:
+        """At exit: stop every sweep still running (their results so far are kept) and
+        reap the processes."""
         for sweep in self.running():
-            if sweep.process is not None and sweep.process.returncode is None:
+            process = sweep.process
+            if process is None or process.returncode is not None:
+                continue
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), grace_s)
+            except asyncio.TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
-                    sweep.process.terminate()
+                    process.kill()
+                await process.wait()
 
 
 @dataclass(frozen=True)

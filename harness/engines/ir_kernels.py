@@ -97,7 +97,7 @@ def fused_kernel(sizes: Sequence[int], batch: int, row_width: int) -> Kernel:
         bias_pos.append(np.arange(size, size + fan_out))
         size += fan_out
     groups = batch // LANES
-    copies = next(c for c in (4, 2, 1) if groups % c == 0)
+    copies = next(c for c in (4, 2, 1) if groups % c == 0)  # interleaved to hide latency
     depth = len(sizes) - 1
     p = Program(copies)
     lr, wd, momentum = _hyper(p)
@@ -160,8 +160,16 @@ def fused_kernel(sizes: Sequence[int], batch: int, row_width: int) -> Kernel:
     name = _name("fused", sizes, batch, row_width)
     empty = np.zeros(0, dtype=np.int64)
     return Kernel(
-        "fused", name, _define(name, p), _padded(size), 0, 0,
-        tuple(weight_pos), tuple(bias_pos), empty, empty,
+        "fused",
+        name,
+        _define(name, p),
+        _padded(size),
+        0,
+        0,
+        tuple(weight_pos),
+        tuple(bias_pos),
+        empty,
+        empty,
     )
 
 
@@ -201,13 +209,17 @@ def layered_kernel(sizes: Sequence[int], batch: int, row_width: int) -> Kernel:
     regions: dict[str, int] = {}
     scratch = 0
     for key, floats in [
-        ("x", batch * n[0]), ("y", batch), ("z", batch), ("dout", batch), ("grad", size),
+        ("x", batch * n[0]),
+        ("y", batch),
+        ("z", batch),
+        ("dout", batch),
+        ("grad", size),
         *((f"{kind}{layer}", batch * width[layer]) for layer in range(1, depth) for kind in "hd"),
     ]:
         regions[key] = scratch
         scratch += _padded(floats)
 
-    copies = 8
+    copies = 8  # points per loop iteration, interleaved to hide latency
     p = Program(copies)
     p.emit("%scratch.a = ptrtoint ptr %scratch_in to i64")
     p.emit("%scratch.b = add i64 %scratch.a, 63")
@@ -296,7 +308,9 @@ def layered_kernel(sizes: Sequence[int], batch: int, row_width: int) -> Kernel:
         def body(i: str, running: list[str]) -> list[str]:
             b = points(i)
             new = list(running)
-            h = [p.load("%scratch", at(f"h{layer}", b, width[layer], v * LANES)) for v in range(ins)]
+            h = [
+                p.load("%scratch", at(f"h{layer}", b, width[layer], v * LANES)) for v in range(ins)
+            ]
             for r, o in enumerate(rows):
                 g = scalar_at(f"d{layer + 1}", b, width[layer + 1], o)
                 for v in range(ins):
@@ -321,7 +335,9 @@ def layered_kernel(sizes: Sequence[int], batch: int, row_width: int) -> Kernel:
                 for o in range(1, n[layer + 1]):
                     acc = p.fma(gs[o], weights(layer, o, v), acc)
                 h = p.load("%scratch", at(f"h{layer}", b, width[layer], v * LANES))
-                p.store(p.relu_grad(h, acc), "%scratch", at(f"d{layer}", b, width[layer], v * LANES))
+                p.store(
+                    p.relu_grad(h, acc), "%scratch", at(f"d{layer}", b, width[layer], v * LANES)
+                )
             return []
 
         return body
@@ -381,7 +397,9 @@ def layered_kernel(sizes: Sequence[int], batch: int, row_width: int) -> Kernel:
             for o in range(n[layer + 1]):
                 for v in range(vecs[layer]):
                     row = p.load("%theta", str(w_off[layer] + o * width[layer] + v * LANES))
-                    lanes = [t_off[layer] + (v * LANES + k) * width[layer + 1] + o for k in range(LANES)]
+                    lanes = [
+                        t_off[layer] + (v * LANES + k) * width[layer + 1] + o for k in range(LANES)
+                    ]
                     p.scatter(row, "%theta_t", "<" + ", ".join(f"i32 {x}" for x in lanes) + ">")  # type: ignore[arg-type]
         return []
 
@@ -389,8 +407,14 @@ def layered_kernel(sizes: Sequence[int], batch: int, row_width: int) -> Kernel:
     p.emit("ret void")
     name = _name("layered", sizes, batch, row_width)
     return Kernel(
-        "layered", name, _define(name, p), size, transposed, scratch + LANES,
-        tuple(weight_pos), tuple(bias_pos),
+        "layered",
+        name,
+        _define(name, p),
+        size,
+        transposed,
+        scratch + LANES,
+        tuple(weight_pos),
+        tuple(bias_pos),
         np.concatenate(src) if src else np.zeros(0, dtype=np.int64),
         np.concatenate(dst) if dst else np.zeros(0, dtype=np.int64),
     )

@@ -21,7 +21,8 @@ VB = f"<{LANES} x i1>"
 ZERO = "zeroinitializer"
 Value = str | tuple[str, ...]
 _ALIGN_ATTRIBUTE = llvm.llvm_version_info >= (22,)  # masked gather/scatter's alignment
-_ALL = "<" + ", ".join(["i1 true"] * LANES) + ">"
+_ALL = f"{VB} <" + ", ".join(["i1 true"] * LANES) + ">"
+_POINTERS = f"<{LANES} x ptr> " + ("align 4 {}" if _ALIGN_ATTRIBUTE else "{}, i32 4")
 
 
 def splat(x: float) -> str:
@@ -125,19 +126,18 @@ class Program:
     def gather(self, base: str, offsets: Value) -> Value:
         """base[offsets[lane]] for every lane (offsets an i32 vector, in floats)."""
         pointers = self.op(f"getelementptr inbounds float, ptr {base}, {VI} {{}}", offsets)
-        if _ALIGN_ATTRIBUTE:
-            call = f"call {V} @llvm.masked.gather.v16f32.v16p0(<{LANES} x ptr> align 4 {{}}, {VB} {_ALL}, {V} poison)"
-        else:
-            call = f"call {V} @llvm.masked.gather.v16f32.v16p0(<{LANES} x ptr> {{}}, i32 4, {VB} {_ALL}, {V} poison)"
-        return self.op(call, pointers)
+        return self.op(
+            f"call {V} @llvm.masked.gather.v16f32.v16p0({_POINTERS}, {_ALL}, {V} poison)", pointers
+        )
 
     def scatter(self, value: str, base: str, offsets: str) -> None:
+        """base[offsets[lane]] = value[lane] for every lane."""
         pointers = self.op(f"getelementptr inbounds float, ptr {base}, {VI} {{}}", offsets)
-        if _ALIGN_ATTRIBUTE:
-            call = f"call void @llvm.masked.scatter.v16f32.v16p0({V} {{}}, <{LANES} x ptr> align 4 {{}}, {VB} {_ALL})"
-        else:
-            call = f"call void @llvm.masked.scatter.v16f32.v16p0({V} {{}}, <{LANES} x ptr> {{}}, i32 4, {VB} {_ALL})"
-        self.do(call, value, pointers)
+        self.do(
+            f"call void @llvm.masked.scatter.v16f32.v16p0({V} {{}}, {_POINTERS}, {_ALL})",
+            value,
+            pointers,
+        )
 
     def hsum(self, v: str) -> str:
         """The sum of one vector's lanes, halves added pairwise (a fixed tree)."""
@@ -223,7 +223,8 @@ def sigmoid_minus(p: Program, z: Value, y: Value) -> Value:
     hi, lo = splat(80.0), splat(-80.0)
     x = p.choose("ogt", x, hi, hi, x)
     x = p.choose("olt", x, lo, lo, x)
-    n = p.op(f"call {V} @llvm.floor.v16f32({V} {{}})", p.fma(x, splat(1.4426950408889634), splat(0.5)))
+    n = p.fma(x, splat(1.4426950408889634), splat(0.5))
+    n = p.op(f"call {V} @llvm.floor.v16f32({V} {{}})", n)
     r = p.fma(n, splat(-0.693359375), x)
     r = p.fma(n, splat(2.12194440e-4), r)
     poly: Value = splat(1.9875691500e-4)
@@ -244,12 +245,13 @@ class _Jit:
     def __init__(self) -> None:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
+        try:
+            features = llvm.get_host_cpu_features().flatten()
+        except RuntimeError:  # not every platform can list them; the CPU name still tells
+            features = ""
         target = llvm.Target.from_default_triple()
         self.machine = target.create_target_machine(
-            cpu=llvm.get_host_cpu_name(),
-            features=llvm.get_host_cpu_features().flatten(),
-            opt=3,
-            codemodel="jitdefault",
+            cpu=llvm.get_host_cpu_name(), features=features, opt=3, codemodel="jitdefault"
         )
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.machine)
         self.addresses: dict[str, int] = {}

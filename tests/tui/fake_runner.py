@@ -13,6 +13,7 @@ import hashlib
 import json
 import sys
 import time
+
 import tomllib
 
 from store.db import ResultsStore

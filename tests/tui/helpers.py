@@ -21,14 +21,18 @@ def fake_runner(*options: str) -> tuple[str, ...]:
     return (sys.executable, str(FAKE_RUNNER), *options)
 
 
-def app_on(db: Path, tmp_path: Path, start_mode: str = "leaderboard", *runner_options: str) -> SparsestApp:
+def app_on(
+    db: Path, tmp_path: Path, start_mode: str = "leaderboard", *runner_options: str
+) -> SparsestApp:
     return make_app(
         db, runner=fake_runner(*runner_options), spec_dir=tmp_path, poll_interval=0.2,
         start_mode=start_mode, preload=False,
     )  # fmt: skip
 
 
-async def wait_for(pilot: Pilot[None], predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+async def wait_for(
+    pilot: Pilot[None], predicate: Callable[[], bool], timeout: float = 20.0
+) -> None:
     """Let the app run until `predicate()` holds (or fail after `timeout` seconds)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -47,7 +47,9 @@ async def test_enter_on_a_row_opens_the_winning_run(fixed_store: Path, tmp_path:
         await board_ready(pilot)
         winner = app.screen.rows[0]
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, InspectorScreen) and app.screen.view is not None)
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, InspectorScreen) and app.screen.view is not None
+        )
         view = app.screen.view
         assert view.record.run_key == winner.run_key
         assert view.effective_nnz == view.record.effective_nnz
@@ -65,7 +67,9 @@ async def test_inspector_by_key_prefix_and_a_bad_key(fixed_store: Path, tmp_path
         await wait_for(pilot, lambda: field.reason is not None)
         assert field.reason == "no run with key 'nope'"
         with app.store.read() as conn:
-            key = conn.execute("SELECT run_key FROM runs WHERE kind = 'search-phase1' LIMIT 1").fetchone()[0]
+            key = conn.execute(
+                "SELECT run_key FROM runs WHERE kind = 'search-phase1' LIMIT 1"
+            ).fetchone()[0]
         key_input.value = key[:8]
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen.view is not None)

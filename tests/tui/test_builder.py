@@ -26,8 +26,13 @@ def summary(app) -> str:  # type: ignore[no-untyped-def]
 
 async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
     app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, BuilderScreen) and app.screen._ready)
-    await wait_for(pilot, lambda: app.screen.check is not None and app.screen.check.generation == app.screen.generation)
+    await wait_for(pilot, lambda: isinstance(app.screen, BuilderScreen) and app.screen.form.ready)
+    await wait_for(
+        pilot,
+        lambda: (
+            app.screen.check is not None and app.screen.check.generation == app.screen.generation
+        ),
+    )
 
 
 async def type_into(pilot, name: str, text: str) -> None:  # type: ignore[no-untyped-def]
@@ -38,7 +43,9 @@ async def type_into(pilot, name: str, text: str) -> None:  # type: ignore[no-unt
     await ready(pilot)
 
 
-async def test_bad_input_is_marked_in_place_with_the_reason(fixed_store: Path, tmp_path: Path) -> None:
+async def test_bad_input_is_marked_in_place_with_the_reason(
+    fixed_store: Path, tmp_path: Path
+) -> None:
     app = app_on(fixed_store, tmp_path, "builder")
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
@@ -46,7 +53,7 @@ async def test_bad_input_is_marked_in_place_with_the_reason(fixed_store: Path, t
         await type_into(pilot, "widths", "3, x")
         assert field(app, "widths").has_class("-invalid")
         assert "'x' is not a whole number" in (field(app, "widths").reason or "")
-        assert "1 field to fix: widths" in summary(app)
+        assert "1 field to fix: prune widths" in summary(app)
         await type_into(pilot, "widths", "3")
         assert not field(app, "widths").has_class("-invalid")
         # caught by the harness's own validation, mapped back to the field
@@ -63,12 +70,16 @@ async def test_bad_input_is_marked_in_place_with_the_reason(fixed_store: Path, t
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
 
 
-async def test_a_preset_fills_the_form_and_counts_its_runs(fixed_store: Path, tmp_path: Path) -> None:
+async def test_a_preset_fills_the_form_and_counts_its_runs(
+    fixed_store: Path, tmp_path: Path
+) -> None:
     app = app_on(fixed_store, tmp_path, "builder")
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         app.screen.query_one("#preset", Select).value = "paper-overparam"
-        await wait_for(pilot, lambda: app.screen.query_one("#widths", Input).value.startswith("3-8"))
+        await wait_for(
+            pilot, lambda: app.screen.query_one("#widths", Input).value.startswith("3-8")
+        )
         await ready(pilot)
         assert app.screen.query_one("#widths", Input).value == "3-8, 16, 32, 64, 128, 256"
         assert "runs: 18,954" in summary(app)
@@ -109,5 +120,7 @@ async def test_launch_a_tiny_sweep_and_watch_it_finish(fixed_store: Path, tmp_pa
         # the leaderboard has picked up the new runs
         await pilot.press("f3")
         board = app.screen.query_one(DataTable)
-        await wait_for(pilot, lambda: any(r.runs >= 10 for r in app.screen.rows if r.algorithm == "imp"))
+        await wait_for(
+            pilot, lambda: any(r.runs >= 10 for r in app.screen.rows if r.algorithm == "imp")
+        )
         assert board.row_count == 8

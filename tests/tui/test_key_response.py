@@ -62,7 +62,9 @@ async def measure(pilot, table: DataTable, displays: list[tuple[float, int]]) ->
     return samples
 
 
-async def run_benchmark(db: Path, tmp_path: Path, runner: tuple[str, ...]) -> tuple[list[float], str]:
+async def run_benchmark(
+    db: Path, tmp_path: Path, runner: tuple[str, ...]
+) -> tuple[list[float], str]:
     app = make_app(db, runner=runner, spec_dir=tmp_path, poll_interval=1.0, preload=False)
     displays: list[tuple[float, int]] = []
     async with app.run_test(size=(120, 40)) as pilot:
@@ -70,13 +72,18 @@ async def run_benchmark(db: Path, tmp_path: Path, runner: tuple[str, ...]) -> tu
         app.post_display_hook = lambda: displays.append((time.perf_counter(), table.cursor_row))  # type: ignore[method-assign]
         await wait_for(pilot, lambda: table.row_count == 8)
         sweep = app.launch_sweep("key-response", SPEC)
-        await wait_for(pilot, lambda: sweep.done > 0 or "pruning" in sweep.stage or not sweep.live, timeout=60)
+        await wait_for(
+            pilot, lambda: sweep.done > 0 or "pruning" in sweep.stage or not sweep.live, timeout=60
+        )
         if not sweep.live:
             return [], f"runner ended before training: {sweep.status} {sweep.message}"
         samples = await measure(pilot, table, displays)
         training = sweep.live
         await app.sweeps.cancel(sweep, grace_s=1.0)
-    return samples, "training" if training else f"ended during the measurement: {sweep.status} {sweep.message}"
+    return (
+        samples,
+        "training" if training else f"ended during the measurement: {sweep.status} {sweep.message}",
+    )
 
 
 async def test_key_response_while_a_sweep_trains(fixed_store: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -84,7 +91,9 @@ async def test_key_response_while_a_sweep_trains(fixed_store: Path, tmp_path: Pa
     runner = "sparsest run"
     if not samples:
         runner = f"fake runner keeping a CPU busy ({state})"
-        samples, state = await run_benchmark(fixed_store, tmp_path, fake_runner("--delay", "1", "--burn"))
+        samples, state = await run_benchmark(
+            fixed_store, tmp_path, fake_runner("--delay", "1", "--burn")
+        )
     median = statistics.median(samples)
     p90 = statistics.quantiles(samples, n=10)[-1]
     with capsys.disabled():

@@ -34,7 +34,9 @@ async def test_stored_sweeps_are_listed(fixed_store: Path, tmp_path: Path) -> No
         assert str(table.get_row("s2")[4]) == "28"
 
 
-async def test_cancel_then_resume_finishes_what_is_missing(fixed_store: Path, tmp_path: Path) -> None:
+async def test_cancel_then_resume_finishes_what_is_missing(
+    fixed_store: Path, tmp_path: Path
+) -> None:
     app = app_on(fixed_store, tmp_path, "runs", "--delay", "0.4")
     async with app.run_test(size=(120, 40)) as pilot:
         sweep = app.launch_sweep("slow", SPEC)

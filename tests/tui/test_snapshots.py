@@ -27,8 +27,13 @@ async def board_loaded(pilot: Pilot[None]) -> None:
 async def builder_checked(pilot: Pilot[None]) -> None:
     await pilot.press("f1")
     app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, BuilderScreen) and app.screen._ready)
-    await wait_for(pilot, lambda: app.screen.check is not None and app.screen.check.generation == app.screen.generation)
+    await wait_for(pilot, lambda: isinstance(app.screen, BuilderScreen) and app.screen.form.ready)
+    await wait_for(
+        pilot,
+        lambda: (
+            app.screen.check is not None and app.screen.check.generation == app.screen.generation
+        ),
+    )
     app.screen.query_one("#algorithms").focus()
     await pilot.pause(0.2)
 
@@ -37,7 +42,9 @@ async def inspector_loaded(pilot: Pilot[None]) -> None:
     await board_loaded(pilot)
     await pilot.press("enter")
     app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, InspectorScreen) and app.screen.view is not None)
+    await wait_for(
+        pilot, lambda: isinstance(app.screen, InspectorScreen) and app.screen.view is not None
+    )
     app.screen.query_one("#network").focus()
     await pilot.pause(0.2)
 
@@ -51,9 +58,9 @@ async def runs_listed(pilot: Pilot[None]) -> None:
 async def query_run(pilot: Pilot[None]) -> None:
     await pilot.press("f5")
     app = pilot.app
-    app.screen.query_one(TextArea).text = (
-        "SELECT algorithm, target, weight_nnz, gap_ratio FROM leaderboard ORDER BY 1, 2"
-    )
+    app.screen.query_one(
+        TextArea
+    ).text = "SELECT algorithm, target, weight_nnz, gap_ratio FROM leaderboard ORDER BY 1, 2"
     await pilot.press("ctrl+r")
     result = app.screen.query_one("#sql-result", DataTable)
     await wait_for(pilot, lambda: result.row_count == 8)
@@ -75,7 +82,9 @@ class TestBuilder:
         assert snap_compare(snapshot_app(tmp_path), terminal_size=WIDE, run_before=builder_checked)
 
     def test_narrow(self, snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-        assert snap_compare(snapshot_app(tmp_path), terminal_size=NARROW, run_before=builder_checked)
+        assert snap_compare(
+            snapshot_app(tmp_path), terminal_size=NARROW, run_before=builder_checked
+        )
 
 
 class TestRuns:
@@ -88,7 +97,9 @@ class TestInspector:
         assert snap_compare(snapshot_app(tmp_path), terminal_size=WIDE, run_before=inspector_loaded)
 
     def test_narrow(self, snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-        assert snap_compare(snapshot_app(tmp_path), terminal_size=NARROW, run_before=inspector_loaded)
+        assert snap_compare(
+            snapshot_app(tmp_path), terminal_size=NARROW, run_before=inspector_loaded
+        )
 
 
 class TestSql:

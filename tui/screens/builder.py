@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Container, Horizontal, Vertical
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Select, SelectionList, Static
 
-from harness.data import DATASETS
 from tui import harness_api
 from tui.estimate import Check, summary_lines
 from tui.screens.base import SparsestScreen
@@ -28,25 +26,13 @@ from tui.specform import (
     to_toml,
 )
 from tui.widgets.fields import Field
+from tui.widgets.sweep_form import LABELS, SweepForm
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-INPUTS = (
-    ("name", "name"),
-    ("search_max_width", "search widths 1..N"),
-    ("search_lrs", "search learning rates"),
-    ("widths", "prune widths"),
-    ("nnz", "weight nnz targets"),
-    ("lrs", "learning rates"),
-    ("targets", "accuracy targets"),
-    ("epochs", "epochs"),
-    ("seeds", "seeds"),
-    ("population", "models per population"),
-)
-PLACEHOLDERS = {"widths": "e.g. 3-8, 16", "nnz": "e.g. 15-26, 30", "targets": "e.g. 0.95, 0.995"}
 DEFAULT_FORM = FormState(name="my-sweep", algorithms=["imp", "snip"])
 
 
@@ -70,72 +56,33 @@ class Checked(Message):
 
 class BuilderScreen(SparsestScreen):
     TITLE = "Sweep builder"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "launch", "Launch", priority=True),
-        Binding("ctrl+s", "save", "Save TOML", priority=True),
+        Binding("ctrl+s", "save", "Save", priority=True),
         Binding("ctrl+t", "calibrate", "Calibrate", priority=True),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.base: dict[str, Any] = {}
         self.generation = 0
         self.check: Check | None = None
         self.calibrated: float | None = None
         self._timer: Timer | None = None
-        self._inputs = {name: Input(id=name, compact=True, placeholder=PLACEHOLDERS.get(name, "")) for name, _ in INPUTS}
-        self._ready = False
-        self._summaries: dict[str, str] = {}
-        self._chosen = (DEFAULT_FORM.algorithms, DEFAULT_FORM.schedules)
 
     # -- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header()
-        presets = [(name, name) for name in harness_api.preset_names()]
-        with Container(id="builder-body"):
-            with Vertical(id="builder-form"):
-                yield Field("start from a preset", _select(presets, "preset", prompt="(none)"), field_id="preset")
-                yield self._field("name")
-                yield Field("dataset", _select(_choices(*DATASETS), "dataset"), field_id="dataset")
-                yield Field(
-                    "search phases",
-                    Checkbox("phase 1", id="phase1", compact=True),
-                    Checkbox("phase 2", id="phase2", compact=True),
-                    field_id="phases",
-                )
-                yield self._field("search_max_width")
-                yield self._field("search_lrs")
-                yield Field("search init", _select(_choices("random", "fixed"), "search_init"), field_id="search_init")
-                yield self._field("widths")
-                yield self._field("nnz")
-                yield Field("prune init", _select(_choices("random", "fixed"), "prune_init"), field_id="prune_init")
-                yield Field("", Checkbox("prune the search's minimum", id="from_search", compact=True), field_id="from_search")
-                yield self._field("lrs")
-                yield Field("schedules", SelectionList[str](id="schedules", compact=True), field_id="schedules")
-                yield self._field("epochs")
-                yield self._field("seeds")
-                yield self._field("population")
-                yield self._field("targets")
-                yield Field("device", _select(_choices("auto", "cpu", "cuda"), "device"), field_id="device")
-            with Vertical(id="builder-side"):
-                yield Field(
-                    "algorithms (space toggles)",
-                    SelectionList[str](id="algorithms", compact=True),
-                    Static("", id="algorithm-help", markup=False),
-                    field_id="algorithms",
-                    stacked=True,
-                )
-                yield Field("save as", Input(placeholder="SPEC.toml", id="save-path", compact=True), field_id="save-path")
-                with Horizontal(id="builder-buttons"):
-                    yield Button("Launch ^r", id="launch", variant="primary", compact=True)
-                    yield Button("Save ^s", id="save", compact=True)
-                    yield Button("Calibrate ^t", id="calibrate", compact=True)
+        yield SweepForm(harness_api.preset_names(), DEFAULT_FORM)
         yield Static("", id="builder-summary", markup=False)
-        yield Footer()  # fmt: skip
+        yield Footer(compact=True, show_command_palette=False)
 
-    def _field(self, name: str) -> Field:
-        return Field(dict(INPUTS)[name], self._inputs[name], field_id=name)
+    @property
+    def form(self) -> SweepForm:
+        return self.query_one(SweepForm)
+
+    def read_form(self) -> FormState:
+        return self.form.read()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -149,79 +96,21 @@ class BuilderScreen(SparsestScreen):
 
     @on(HarnessReady)
     def _harness_ready(self, message: HarnessReady) -> None:
-        info = message.info
-        state = self.read_form()
-        with self.prevent(SelectionList.SelectedChanged):
-            schedules: SelectionList[str] = self.query_one("#schedules", SelectionList)
-            schedules.clear_options()
-            schedules.add_options([(s, s, s in state.schedules) for s in info.schedules])
-            algorithms: SelectionList[str] = self.query_one("#algorithms", SelectionList)
-            algorithms.clear_options()
-            names = list(info.algorithms) + [a for a in state.algorithms if a not in info.algorithms]
-            algorithms.add_options(
-                [(f"{n} — {info.algorithms.get(n, '')}", n, n in state.algorithms) for n in names]
-            )
-        self.query_one("#field-algorithms", Field).set_error(info.error, warning=True)
-        self._summaries = dict(info.algorithms)
+        names = self.form.offer(message.info)
         if names:
             self._show_help(names[0])
-        self._ready = True
         self._schedule_check()
 
-    # -- reading and filling the form ----------------------------------------------------
-
-    def read_form(self) -> FormState:
-        values = {name: widget.value for name, widget in self._inputs.items()}
-
-        def chosen(selector: str, default: str) -> str:
-            value = self.query_one(selector, Select).value
-            return default if value is Select.NULL else str(value)
-
-        state = FormState(base=self.base, **values)
-        state.dataset = chosen("#dataset", "cubist-spiral")
-        state.search_init = chosen("#search_init", "random")
-        state.prune_init = chosen("#prune_init", "random")
-        state.device = chosen("#device", "auto")
-        state.phase1 = self.query_one("#phase1", Checkbox).value
-        state.phase2 = self.query_one("#phase2", Checkbox).value
-        state.from_search = self.query_one("#from_search", Checkbox).value
-        if self._ready:
-            state.algorithms = list(self.query_one("#algorithms", SelectionList).selected)
-            state.schedules = list(self.query_one("#schedules", SelectionList).selected)
-        else:
-            state.algorithms, state.schedules = (list(c) for c in self._chosen)
-        return state
-
     def _apply(self, state: FormState) -> None:
-        """Show `state` in the widgets (without a check per widget; one follows)."""
-        self.base = state.base
-        self._chosen = (list(state.algorithms), list(state.schedules))
-        with self.prevent(Input.Changed, Checkbox.Changed, Select.Changed, SelectionList.SelectedChanged):
-            for name, widget in self._inputs.items():
-                widget.value = str(getattr(state, name))
-            dataset: Select[str] = self.query_one("#dataset", Select)
-            if state.dataset in DATASETS:
-                dataset.value = state.dataset
-            self.query_one("#search_init", Select).value = state.search_init
-            self.query_one("#prune_init", Select).value = state.prune_init
-            self.query_one("#device", Select).value = state.device
-            self.query_one("#phase1", Checkbox).value = state.phase1
-            self.query_one("#phase2", Checkbox).value = state.phase2
-            self.query_one("#from_search", Checkbox).value = state.from_search
-            for selector, chosen in (("#algorithms", state.algorithms), ("#schedules", state.schedules)):
-                selection: SelectionList[str] = self.query_one(selector, SelectionList)
-                selection.deselect_all()
-                for value in chosen:
-                    if any(selection.get_option_at_index(i).value == value for i in range(selection.option_count)):
-                        selection.select(value)
-        self._schedule_check()  # fmt: skip
+        self.form.show(state)
+        self._schedule_check()
 
     @on(SelectionList.SelectionHighlighted, "#algorithms")
     def _algorithm_help(self, event: SelectionList.SelectionHighlighted[str]) -> None:
         self._show_help(str(event.selection.value))
 
     def _show_help(self, name: str) -> None:
-        summary = self._summaries.get(name, "")
+        summary = self.form.summaries.get(name, "")
         self.query_one("#algorithm-help", Static).update(f"{name}: {summary}")
 
     @on(Select.Changed, "#preset")
@@ -242,7 +131,9 @@ class BuilderScreen(SparsestScreen):
     @on(Input.Changed)
     @on(Checkbox.Changed)
     @on(SelectionList.SelectedChanged)
-    def _changed(self, event: Input.Changed | Checkbox.Changed | SelectionList.SelectedChanged[str]) -> None:
+    def _changed(
+        self, event: Input.Changed | Checkbox.Changed | SelectionList.SelectedChanged[str]
+    ) -> None:
         if event.control is None or event.control.id != "save-path":
             self._schedule_check()
 
@@ -263,7 +154,9 @@ class BuilderScreen(SparsestScreen):
         self._check_spec(self.generation, state, table, errors)
 
     @work(thread=True, exclusive=True, group="check", name="spec check", exit_on_error=False)
-    def _check_spec(self, generation: int, state: FormState, table: dict[str, Any], errors: dict[str, str]) -> None:
+    def _check_spec(
+        self, generation: int, state: FormState, table: dict[str, Any], errors: dict[str, str]
+    ) -> None:
         from harness.errors import UserError
 
         check = Check(generation, table, dict(errors))
@@ -306,16 +199,20 @@ class BuilderScreen(SparsestScreen):
         for field in self.query(Field):
             if field.field_id == "nnz" and "nnz" not in check.errors and check.warning:
                 field.set_error(check.warning, warning=True)
-            elif field.field_id not in ("algorithms", "save-path") or field.field_id in check.errors:
+            elif (
+                field.field_id not in ("algorithms", "save-path") or field.field_id in check.errors
+            ):
                 field.set_error(check.errors.get(field.field_id))
-        self.query_one("#builder-summary", Static).update("\n".join(summary_lines(check)))
+        self.query_one("#builder-summary", Static).update("\n".join(summary_lines(check, LABELS)))
 
     # -- actions -------------------------------------------------------------------------
 
     def _valid_check(self) -> Check | None:
         check = self.check
         if check is None or check.generation != self.generation or not check.valid:
-            self.notify("the spec is not valid yet: fix the fields marked in red", severity="warning")
+            self.notify(
+                "the spec is not valid yet: fix the fields marked in red", severity="warning"
+            )
             invalid = [f for f in self.query(Field) if f.has_class("-invalid")]
             if invalid:
                 invalid[0].scroll_visible()
@@ -335,7 +232,9 @@ class BuilderScreen(SparsestScreen):
         if check is None:
             return
         field = self.query_one("#field-save-path", Field)
-        path = Path(self.query_one("#save-path", Input).value.strip() or f"{check.table['name']}.toml")
+        path = Path(
+            self.query_one("#save-path", Input).value.strip() or f"{check.table['name']}.toml"
+        )
         try:
             path.write_text(check.toml)
         except OSError as error:
@@ -346,7 +245,9 @@ class BuilderScreen(SparsestScreen):
 
     def action_calibrate(self) -> None:
         state = self.read_form()
-        self.query_one("#builder-summary", Static).update("calibrating: timing a few training steps…")
+        self.query_one("#builder-summary", Static).update(
+            "calibrating: timing a few training steps…"
+        )
         population = int(state.population) if state.population.strip().isdigit() else 512
         self._calibrate(state.dataset, state.device, population)
 
@@ -357,16 +258,8 @@ class BuilderScreen(SparsestScreen):
 
     @on(Button.Pressed)
     def _button(self, event: Button.Pressed) -> None:
-        {"launch": self.action_launch, "save": self.action_save, "calibrate": self.action_calibrate}[
-            str(event.button.id)
-        ]()
-
-
-def _select(options: list[tuple[str, str]], id: str, prompt: str | None = None) -> Select[str]:
-    if prompt is None:
-        return Select(options, allow_blank=False, id=id, compact=True)
-    return Select(options, prompt=prompt, id=id, compact=True)
-
-
-def _choices(*values: str) -> list[tuple[str, str]]:
-    return [(v, v) for v in values]
+        {
+            "launch": self.action_launch,
+            "save": self.action_save,
+            "calibrate": self.action_calibrate,
+        }[str(event.button.id)]()

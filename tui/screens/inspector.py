@@ -3,10 +3,12 @@ input plane (TensorFlow Playground style), with its hyper-parameters and metrics
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.table import Table
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal
 from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static
@@ -43,7 +45,7 @@ def details_table(pairs: list[tuple[str, str]], columns: int) -> Table:
 
 class InspectorScreen(SparsestScreen):
     TITLE = "Model inspector"
-    BINDINGS = [Binding("slash", "focus_key", "Run key")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("slash", "focus_key", "Run key")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -53,7 +55,11 @@ class InspectorScreen(SparsestScreen):
         yield Header()
         yield Field(
             "run key",
-            Input(placeholder="a run key or a unique prefix, then enter (or enter on a leaderboard row)", id="run-key", compact=True),
+            Input(
+                placeholder="a run key or a unique prefix, then enter (or enter on a board row)",
+                id="run-key",
+                compact=True,
+            ),
             field_id="run-key",
         )
         with Container(id="inspect-body"):
@@ -61,7 +67,7 @@ class InspectorScreen(SparsestScreen):
                 yield NetworkDiagram(id="network")
                 yield DecisionBoundary(id="boundary")
             yield Static("", id="inspect-details")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -4,12 +4,12 @@ the optimal frontier; beside it, accuracy against weight nnz. Refreshes as resul
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Select, Static
@@ -70,7 +70,7 @@ class BoardLoaded(Message):
 
 class LeaderboardScreen(SparsestScreen):
     TITLE = "Leaderboard"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "sort_next", "Sort"),
         Binding("r", "reverse", "Reverse"),
         Binding("p", "toggle_plot", "Plot"),
@@ -94,11 +94,13 @@ class LeaderboardScreen(SparsestScreen):
             )  # fmt: skip
             yield Select[str]([], prompt="all datasets", id="filter-dataset", compact=True)
         with Container(id="board-body"):
-            table: DataTable[Any] = DataTable(id="board-table", cursor_type="row", zebra_stripes=True)
+            table: DataTable[Any] = DataTable(
+                id="board-table", cursor_type="row", zebra_stripes=True
+            )
             yield table
             yield AccuracyPlot(id="board-plot")
         yield Static("", id="board-status", markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -211,7 +213,20 @@ class LeaderboardScreen(SparsestScreen):
             return
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         row = next((r for r in self.rows if f"{r.dataset}|{r.algorithm}|{r.target}" == key), None)
-        if row is None or row.run_key is None:
-            self.notify("no run of this algorithm reached this target", severity="warning")
+        if row is None:
             return
-        self.post_message(OpenRun(row.run_key))
+        if row.run_key is not None:
+            self.post_message(OpenRun(row.run_key))
+            return
+        self.notify(
+            f"no {row.algorithm} run reached {row.target:.1%}: showing its most accurate run"
+        )
+        self._open_most_accurate(row.algorithm, row.dataset, self.filters)
+
+    @work(thread=True, exclusive=True, group="open", name="most accurate run", exit_on_error=False)
+    def _open_most_accurate(
+        self, algorithm: str, dataset: str, filters: reads.BoardFilters
+    ) -> None:
+        run_key = reads.most_accurate_run(self.sparsest.store, algorithm, dataset, filters)
+        if run_key is not None:
+            self.post_message(OpenRun(run_key))

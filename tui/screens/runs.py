@@ -3,12 +3,12 @@ models per second and ETA; cancel a running one, resume (rerun) any other."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
@@ -36,7 +36,7 @@ def progress_bar(done: int, total: int, width: int = 16) -> Text:
     if total <= 0:
         return Text("·" * width, style="dim")
     fraction = min(max(done / total, 0.0), 1.0)
-    filled = int(round(fraction * width))
+    filled = round(fraction * width)
     bar = Text("█" * filled, style="green")
     bar.append("░" * (width - filled), style="dim")
     bar.append(f" {fraction:4.0%}")
@@ -46,7 +46,7 @@ def progress_bar(done: int, total: int, width: int = 16) -> Text:
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     if seconds < 60:
         return f"{seconds} s"
     if seconds < 3600:
@@ -62,7 +62,7 @@ class SweepsLoaded(Message):
 
 class RunsScreen(SparsestScreen):
     TITLE = "Runs"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "cancel", "Cancel"),
         Binding("r", "resume", "Resume"),
     ]
@@ -77,7 +77,7 @@ class RunsScreen(SparsestScreen):
         yield table
         yield Static("", id="runs-detail", markup=False)
         yield RichLog(id="runs-log", max_lines=500, wrap=True, markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -119,7 +119,9 @@ class RunsScreen(SparsestScreen):
 
         def order(entry: tuple[str, SweepRow | None, LiveSweep | None]) -> tuple[int, int]:
             key, _, live = entry
-            return (0, -live.key) if live is not None and live.sweep_id is None else (1, -int(key[1:]))
+            return (
+                (0, -live.key) if live is not None and live.sweep_id is None else (1, -int(key[1:]))
+            )
 
         return sorted(entries, key=order)
 
@@ -161,7 +163,7 @@ class RunsScreen(SparsestScreen):
             self._fill()
             return
         for name, value in zip(COLUMNS, self._cells(self.stored.get(sweep.sweep_id or -1), sweep)):
-            table.update_cell(key, name, value)
+            table.update_cell(key, name, value, update_width=True)
         if self._selected() == (key, sweep):
             self._show_detail()
 
@@ -208,7 +210,9 @@ class RunsScreen(SparsestScreen):
     def action_cancel(self) -> None:
         selected = self._selected()
         if selected is None or not isinstance(selected[1], LiveSweep) or not selected[1].live:
-            self.notify("only a sweep this app is running can be cancelled here", severity="warning")
+            self.notify(
+                "only a sweep this app is running can be cancelled here", severity="warning"
+            )
             return
         self.sparsest.cancel_sweep(selected[1])
 

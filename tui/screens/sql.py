@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Container, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static, TextArea, Tree
@@ -42,7 +42,10 @@ def _cell(value: Any) -> Any:
 
 class SqlScreen(SparsestScreen):
     TITLE = "SQL"
-    BINDINGS = [Binding("ctrl+r", "run_query", "Run query", priority=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "run_query", "Run query", priority=True),
+        Binding("ctrl+l", "clear_query", "Clear", priority=True),
+    ]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -52,7 +55,7 @@ class SqlScreen(SparsestScreen):
                 yield Static("ctrl+r runs the query (read-only)", id="sql-status", markup=False)
                 yield DataTable(id="sql-result", zebra_stripes=True)
             yield Tree("schema", id="sql-schema")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -73,6 +76,11 @@ class SqlScreen(SparsestScreen):
             node = tree.root.add(table, expand=table in ("runs", "leaderboard"))
             for column, kind in columns:
                 node.add_leaf(Text.assemble(column, " ", (kind.lower(), "dim")))
+
+    def action_clear_query(self) -> None:
+        area = self.query_one(TextArea)
+        area.clear()
+        area.focus()
 
     def action_run_query(self) -> None:
         query = self.query_one(TextArea).text.strip()

@@ -32,7 +32,9 @@ def _plane(x: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarr
     return xs, ys
 
 
-def pixels(view: ModelView | None, x: np.ndarray, y: np.ndarray, width: int, height: int) -> np.ndarray:
+def pixels(
+    view: ModelView | None, x: np.ndarray, y: np.ndarray, width: int, height: int
+) -> np.ndarray:
     """RGB [height, width, 3] (uint8): prediction background, data points on top."""
     xs, ys = _plane(x, width, height)
     image = np.tile(PALE, (height, width, 1)).astype(float)

@@ -34,7 +34,7 @@ class _Canvas:
         (x0, y0), (x1, y1) = a, b
         steps = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
         for t in np.linspace(0.0, 1.0, steps + 1):
-            x, y = int(round(x0 + (x1 - x0) * t)), int(round(y0 + (y1 - y0) * t))
+            x, y = round(float(x0 + (x1 - x0) * t)), round(float(y0 + (y1 - y0) * t))
             col, row = x // 2, y // 4
             if 0 <= col < self.width and 0 <= row < self.height:
                 self.bits[row, col] |= _BITS[y % 4][x % 2]
@@ -52,7 +52,9 @@ class _Canvas:
                     char, color = self.glyphs[(col, row)]
                     yield Segment(char, Style(color=color, bold=True))
                 elif self.bits[row, col]:
-                    yield Segment(chr(0x2800 + int(self.bits[row, col])), Style(color=self.color[row, col]))
+                    yield Segment(
+                        chr(0x2800 + int(self.bits[row, col])), Style(color=self.color[row, col])
+                    )
                 else:
                     yield Segment(" ")
             yield Segment.line()
