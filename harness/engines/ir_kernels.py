@@ -97,7 +97,7 @@ def fused_kernel(sizes: Sequence[int], batch: int, row_width: int) -> Kernel:
         bias_pos.append(np.arange(size, size + fan_out))
         size += fan_out
     groups = batch // LANES
-    copies = next(c for c in (4, 2, 1) if groups % c == 0)  # interleaved to hide latency
+    copies = next(c for c in (8, 4, 2, 1) if groups % c == 0)  # interleaved: hides latency
     depth = len(sizes) - 1
     p = Program(copies)
     lr, wd, momentum = _hyper(p)
@@ -105,16 +105,14 @@ def fused_kernel(sizes: Sequence[int], batch: int, row_width: int) -> Kernel:
     def step(s: str, _: list[str]) -> list[str]:
         order = p.ptr("%order", p.op(f"mul i64 {s}, {batch}"), "i32")
         theta = [p.broadcast(p.scalar("%theta", str(k))) for k in range(size)]
+        columns_at = [p.ptr("%data", str(c)) for c in range(sizes[0] + 1)]
 
         def group(i: str, running: list[str]) -> list[str]:
             base = p.op(f"mul i64 {i}, {copies * LANES}")
             starts = tuple(p.op(f"add i64 {base}, {c * LANES}") for c in range(copies))
             index = p.op(f"load {VI}, ptr {{}}, align 4", p.ptr(order, starts, "i32"))  # type: ignore[arg-type]
             rows = p.op(f"mul nsw {VI} {{}}, {int_splat(row_width)}", index)
-            columns = [
-                p.gather("%data", p.op(f"add nsw {VI} {{}}, {int_splat(c)}", rows))
-                for c in range(sizes[0] + 1)
-            ]
+            columns = [p.gather(column, rows) for column in columns_at]
             acts, y = [columns[:-1]], columns[-1]
             for layer in range(depth):
                 out = []

@@ -1,0 +1,118 @@
+"""Sweeps end to end: specs, presets, and a sweep killed mid-way then resumed."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.errors import UserError
+from harness.sweep import SweepRun, flatten
+from harness.sweepspec import load_spec, parse_spec, preset_names
+from store.db import ResultsStore
+
+TINY = """
+name = "tiny"
+dataset = "xor"
+epochs = 2
+lrs = [0.1, 0.2]
+schedules = ["cosine", "constant"]
+targets = [0.6]
+population = 8
+engine = "torch"
+
+[search]
+max_width = 2
+lrs = [0.1]
+structure = [2, 2, 1]
+
+[prune]
+algorithms = ["snip", "random"]
+widths = [3]
+nnz = [8, 12]
+"""
+
+
+def test_every_preset_parses_and_quick_is_there() -> None:
+    names = preset_names()
+    assert {"quick", "paper", "paper-95", "paper-995", "paper-overparam", "paper-fixed-init"} <= set(names)
+    for name in names:
+        spec = load_spec(name)
+        assert flatten(spec), name
+
+
+def test_the_paper_preset_includes_the_four_studies() -> None:
+    parts = flatten(load_spec("paper"))
+    assert [p.name for p in parts] == ["paper-95", "paper-995", "paper-overparam", "paper-fixed-init"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("epochs = [", "malformed TOML"),
+        ("name = 'x'\nepoch = 3", "unknown key 'epoch' (line 2)"),
+        ("[prune]\nalgorithms = ['nope']", "unknown algorithm 'nope'"),
+        ("targets = [1.5]", "outside (0, 1]"),
+        ("[search]\nstructure = [3, 0, 3]", "every width must be at least 1"),
+        ("dataset = 'mnist'", "unknown dataset 'mnist'"),
+    ],
+)
+def test_bad_specs_fail_with_one_line(text: str, message: str) -> None:
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:
+        parse_spec(text)
+    assert "\n" not in str(error.value)
+
+
+def test_unknown_preset_is_a_one_line_error() -> None:
+    result = CliRunner().invoke(app, ["run", "no-such-preset"])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, UserError)
+    assert "unknown preset 'no-such-preset'" in str(result.exception)
+
+
+def _keys(db: Path) -> list[str]:
+    with duckdb.connect(str(db), read_only=True) as conn:
+        return [k for (k,) in conn.execute("SELECT run_key FROM runs ORDER BY run_key").fetchall()]
+
+
+def test_sweep_is_idempotent(tmp_path: Path) -> None:
+    spec = parse_spec(TINY)
+    store = ResultsStore(tmp_path / "a.duckdb")
+    first = SweepRun(spec, store).run()
+    keys = _keys(store.path)
+    assert first.runs_done == len(keys) > 0
+    SweepRun(spec, store).run()
+    assert _keys(store.path) == keys
+    statuses = [s.status for s in store.list_sweeps()]
+    assert statuses == ["done", "done"]
+
+
+def test_a_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+    spec_path = tmp_path / "tiny.toml"
+    spec_path.write_text(TINY.replace("population = 8", "population = 2"))
+    reference = ResultsStore(tmp_path / "reference.duckdb")
+    SweepRun(parse_spec(spec_path.read_text()), reference).run()
+    expected = _keys(reference.path)
+
+    db = tmp_path / "killed.duckdb"
+    command = [sys.executable, "-m", "harness.cli", "run", str(spec_path), "--db", str(db),
+               "--progress", "jsonl", "--no-leaderboard"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert process.stdout is not None
+    for line in process.stdout:  # kill it once the search is stored and pruning begins
+        if '"event": "stage"' in line and "pruning" in line:
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    partial = _keys(db)
+    assert 0 < len(partial) < len(expected)
+    assert set(partial) <= set(expected)
+
+    rerun = subprocess.run(command, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert _keys(db) == expected
