@@ -5,7 +5,7 @@ Pure functions returning rows; `sparsest bench` prints them. A suite is a functi
 
 The `train` suite times, per hidden width, (a) the plain reference loop
 (harness.reference.train_reference: one nn.Module, torch SGD, a shuffling DataLoader)
-on the CPU for `baseline_steps` steps after a warm-up, extrapolated linearly to
+on the CPU, one torch thread, for `baseline_steps` steps after a warm-up, extrapolated to
 model-epochs/s (the loop's cost per step is flat, so a fraction of an epoch predicts the
 whole one), and (b) the population trainer (harness.trainer.train with the `auto` engine)
 over whole epochs, after a warm-up training that also compiles the kernels.
@@ -60,12 +60,19 @@ class BenchRow:
 def baseline_rate(
     layer_sizes: Sequence[int], data: Dataset, config: SGDConfig, steps: int
 ) -> float:
-    """Model-epochs/s of the plain loop, from `steps` timed steps after 10 warm-up steps."""
-    train_reference(build_mlp(layer_sizes, 0), data, 0.1, "cosine", config, max_steps=10)
-    model = build_mlp(layer_sizes, 1)
-    started = time.perf_counter()
-    train_reference(model, data, 0.1, "cosine", config, max_steps=steps)
-    seconds = time.perf_counter() - started
+    """Model-epochs/s of the plain loop, from `steps` timed steps after 10 warm-up steps,
+    with one torch thread: its fastest setting for a model this small (with more, every
+    tiny op waits on a thread barrier, and on a busy machine the loop slows many-fold)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train_reference(build_mlp(layer_sizes, 0), data, 0.1, "cosine", config, max_steps=10)
+        model = build_mlp(layer_sizes, 1)
+        started = time.perf_counter()
+        train_reference(model, data, 0.1, "cosine", config, max_steps=steps)
+        seconds = time.perf_counter() - started
+    finally:
+        torch.set_num_threads(threads)
     return steps / config.steps_per_epoch(data.points) / seconds
 
 

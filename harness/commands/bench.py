@@ -25,8 +25,8 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Model-epochs per second of the population trainer and of the plain one-model loop
-    (nn.Module, torch SGD, a shuffling DataLoader; timed over part of an epoch and
-    extrapolated), at hidden widths 3,3,3 and 16,16,16. Kernel compilation is timed
+    (nn.Module, torch SGD, a shuffling DataLoader, one torch thread; timed over part of an
+    epoch and extrapolated), at hidden widths 3,3,3 and 16,16,16. Kernel compilation is timed
     separately (compile_s) and left out of the rates."""
     if suite not in SUITES:
         raise UserError(f"unknown suite {suite!r}; choose one of: {', '.join(SUITES)}")
@@ -49,7 +49,7 @@ def _table(suite: str, rows: list[BenchRow]) -> Table:
         "engine",
         "compile s",
         title=f"bench {suite}",
-        caption="baseline: the plain one-model loop on the CPU, "
+        caption="baseline: the plain one-model loop on the CPU (one torch thread), "
         f"{rows[0].baseline_steps if rows else 0} steps timed, extrapolated to epochs",
     )
     for row in rows:

@@ -4,9 +4,9 @@ per layer-size tuple (see harness.engines.ir_program for why IR). One signature:
     void kernel(ptr theta, ptr theta_t, ptr mask, ptr buffer, ptr data, ptr order,
                 ptr scratch, i64 steps, float lr, float weight_decay, float momentum)
 
-Step s computes the mean BCE-with-logits gradient on points order[s*B : (s+1)*B] (point
-p's inputs then label at data[p * row_width :]), then updates theta and the momentum
-`buffer` as torch.optim.SGD does and multiplies theta by `mask`.
+Step s (steps >= 1) computes the mean BCE-with-logits gradient on points
+order[s*B : (s+1)*B] (point p's inputs then label at data[p * row_width :]), then updates
+theta and the momentum `buffer` as torch.optim.SGD does and multiplies theta by `mask`.
 
 - `fused` (small networks): lanes are 16 points; the whole network is straight-line
   code, every parameter a broadcast scalar and every gradient sum a register, several
@@ -54,7 +54,7 @@ class Kernel:
     `weight_pos[l][o, i]`, bias l's entry [o] at `bias_pos[l][o]`, everything else
     padding (mask 0). theta_t has `transposed` floats; the kernel keeps it equal to
     theta[transpose_src] at transpose_dst, and needs it so before the first call.
-    `scratch` floats of work space.
+    `scratch` floats of work space, zeroed before the first call.
     """
 
     kind: str
