@@ -121,9 +121,6 @@ class SweepManager:
     def running(self) -> list[LiveSweep]:
         return [s for s in self.sweeps.values() if s.live]
 
-    def by_store_id(self, sweep_id: int) -> LiveSweep | None:
-        return next((s for s in self.sweeps.values() if s.sweep_id == sweep_id), None)
-
     async def run(self, sweep: LiveSweep) -> LiveSweep:
         """Run the sweep's subprocess to the end (the body of an async Textual worker)."""
         try:
@@ -141,8 +138,12 @@ class SweepManager:
         sweep.process = process
         self.on_update(sweep)
         stderr: list[str] = []
-        await asyncio.gather(self._read_events(sweep), self._read_stderr(process, stderr))
-        code = await process.wait()
+        try:
+            await asyncio.gather(self._read_events(sweep), self._read_stderr(process, stderr))
+            code = await process.wait()
+        except asyncio.CancelledError:
+            await asyncio.shield(self._reap(process))
+            raise
         if sweep.status == "cancelling":
             sweep.status = "cancelled"
         elif sweep.live:
@@ -198,21 +199,30 @@ class SweepManager:
             except asyncio.TimeoutError:
                 continue
 
-    async def stop_all(self, grace_s: float = 2.0) -> None:
+    async def stop_all(self) -> None:
         """At exit: stop every sweep still running (their results so far are kept) and
         reap the processes."""
         for sweep in self.running():
-            process = sweep.process
-            if process is None or process.returncode is not None:
-                continue
+            for _ in range(100):
+                if sweep.process is not None:
+                    break
+                await asyncio.sleep(0.02)
+            if sweep.process is not None:
+                await self._reap(sweep.process)
+
+    @staticmethod
+    async def _reap(process: asyncio.subprocess.Process, grace_s: float = 2.0) -> None:
+        """Terminate the process (kill it after `grace_s`) and wait for it."""
+        if process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), grace_s)
+        except asyncio.TimeoutError:
             with contextlib.suppress(ProcessLookupError):
-                process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), grace_s)
-            except asyncio.TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
+                process.kill()
+            await process.wait()
 
 
 @dataclass(frozen=True)
