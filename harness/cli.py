@@ -13,8 +13,8 @@ import typer
 from harness.errors import UserError
 
 COMMAND_MODULES = (
-    "datasets", "train", "search", "prune", "run", "presets", "store_cmds", "inspect_cmds",
-    "bench",
+    "run", "presets", "search", "prune", "store_cmds", "inspect_cmds", "tui_cmd", "train",
+    "bench", "datasets",
 )
 
 app = typer.Typer(

@@ -1,0 +1,24 @@
+"""`sparsest tui`: the Textual app over the results store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.commands.options import resolve_db
+
+
+def tui(
+    db: Annotated[Path | None, typer.Option(help="Results store (default $SPARSEST_DB or ./sparsest.duckdb).")] = None,
+) -> None:
+    """Open the app: build a sweep, watch it run, read the leaderboard live, inspect
+    models, query with SQL. Everything it launches is an ordinary `sparsest run`."""
+    from tui.app import make_app  # the only place the core reaches up into the app
+
+    make_app(resolve_db(db)).run()
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(tui)
