@@ -49,7 +49,7 @@ from harness.population import SCHEDULES, Population
 from harness.search import fixed_network, resolve_engine, sub_network
 from harness.session import TrainingSession
 from harness.spec import RunSpec
-from harness.trainer import evaluate
+from harness.evaluation import evaluate
 from store.records import RunRecord
 
 INIT_MODES = ("random", "fixed")

@@ -45,7 +45,7 @@ from harness.population import SCHEDULES, Population, default_linear_init, sched
 from harness.schedules import epoch_learning_rates
 from harness.session import TrainingSession
 from harness.spec import RunSpec
-from harness.trainer import evaluate
+from harness.evaluation import evaluate
 from store.records import RunRecord
 
 LogFn = Callable[[str], None]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -77,36 +76,3 @@ def train(
             progress((epoch + 1) * steps_per_epoch, total_steps)
     state.step, state.epoch = total_steps, config.epochs
     engine.export_state(state)
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Per model [M]: accuracy on the scoring points, mean BCE loss, diverged flag."""
-
-    accuracy: torch.Tensor
-    loss: torch.Tensor
-    diverged: torch.Tensor
-
-
-@torch.no_grad()
-def evaluate(population: Population, data: Dataset, chunk: int = 8192) -> Evaluation:
-    """Final-weights accuracy and loss of every model. A model whose parameters or loss
-    are not finite is diverged; its accuracy is what its logits give (NaN never counts
-    as correct)."""
-    x = torch.as_tensor(data.x, device=population.device)
-    y = torch.as_tensor(data.y, device=population.device)
-    correct = torch.zeros(population.size, dtype=torch.float64, device=population.device)
-    loss = torch.zeros_like(correct)
-    for start in range(0, data.points, chunk):
-        logits = population.forward(x[start : start + chunk])
-        target = y[start : start + chunk].expand_as(logits)
-        correct += (((logits > 0) == (target > 0.5)) & torch.isfinite(logits)).sum(1)
-        loss += torch.nn.functional.binary_cross_entropy_with_logits(
-            logits, target, reduction="none"
-        ).sum(1)
-    finite = torch.ones(population.size, dtype=torch.bool, device=population.device)
-    for t in [*population.weights, *population.biases]:
-        finite &= torch.isfinite(t.flatten(1)).all(1)
-    loss = loss / data.points
-    diverged = ~(finite & torch.isfinite(loss))
-    return Evaluation((correct / data.points).float().cpu(), loss.float().cpu(), diverged.cpu())

@@ -133,9 +133,12 @@ class SparsestApp(App[None]):
             screen.show_run(message.run_key)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place a failed background task becomes visible: one notification."""
-        worker = event.worker
-        if event.state is WorkerState.ERROR and worker.error is not None:
+        self.worker_changed(event.worker, event.state)
+
+    def worker_changed(self, worker: Worker[object], state: WorkerState) -> None:
+        """The one place a failed background task becomes visible: one notification.
+        (Worker state messages do not bubble: screens forward theirs here.)"""
+        if state is WorkerState.ERROR and worker.error is not None:
             self.notify(
                 one_line(worker.error),
                 title=f"{worker.name or 'background task'} failed",

@@ -58,15 +58,12 @@ def parse_int_list(text: str) -> list[int]:
     for token in _tokens(text):
         low, dash, high = token.partition("-")
         try:
-            if dash:
-                start, stop = int(low), int(high)
-                if stop < start:
-                    raise FieldError(f"range {token} runs backwards")
-                values.extend(range(start, stop + 1))
-            else:
-                values.append(int(token))
+            start, stop = (int(low), int(high)) if dash else (int(token), int(token))
         except ValueError:
             raise FieldError(f"{token!r} is not a whole number or a range like 15-26") from None
+        if stop < start:
+            raise FieldError(f"range {token} runs backwards")
+        values.extend(range(start, stop + 1))
     if not values:
         raise FieldError("needs at least one value")
     return list(dict.fromkeys(values))

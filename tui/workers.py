@@ -46,6 +46,7 @@ class LiveSweep:
     stage: str = ""
     message: str = ""
     log: list[str] = field(default_factory=list)
+    logged: int = 0
     process: asyncio.subprocess.Process | None = field(default=None, repr=False)
 
     @property
@@ -53,7 +54,9 @@ class LiveSweep:
         return self.status in LIVE_STATUSES
 
     def note(self, line: str) -> None:
+        """Keep a log line (the last LOG_LINES; `logged` counts all of them)."""
         self.log.append(line)
+        self.logged += 1
         del self.log[:-LOG_LINES]
 
     def apply(self, event: dict[str, object]) -> None:

@@ -4,65 +4,115 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.bench import SUITES, BenchOptions, BenchRow
+from harness.bench import BenchOptions, BenchRow
+from harness.bench_suites import SUITES, PruneRow, SearchRow
 from harness.commands.options import resolve_device
 from harness.errors import UserError
+
+Column = tuple[str, Callable[[Any], str]]  # a header, and a row's cell
 
 
 def bench(
     suite: Annotated[str, typer.Option(help=f"Which benchmark: {', '.join(SUITES)}.")] = "train",
-    population: Annotated[int, typer.Option(min=1, help="Models trained at once.")] = 256,
-    epochs: Annotated[int, typer.Option(min=1, help="Epochs the population is timed over.")] = 3,
+    population: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Models trained at once (default: train 256, search 1024, prune 256)."
+        ),
+    ] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Epochs the population is timed over; prune: epochs per training "
+            "(default: train 3, search 5, prune 1).",
+        ),
+    ] = None,
     device: Annotated[
         str, typer.Option(help="auto, cpu or cuda (the population's device).")
     ] = "auto",
+    torch_threads: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Torch threads on the harness's side (default: torch's own); the baselines "
+            "always run on one.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Model-epochs per second of the population trainer and of the plain one-model loop
-    (nn.Module, torch SGD, a shuffling DataLoader, one torch thread; timed over part of an
-    epoch and extrapolated), at hidden widths 3,3,3 and 16,16,16. Kernel compilation is timed
-    separately (compile_s) and left out of the rates."""
+    """Model-epochs per second of the harness and of the plain one-model loop, measured in
+    one run. train: the population trainer at hidden widths 3,3,3 and 16,16,16 against the
+    reference loop (nn.Module, torch SGD, a shuffling DataLoader, one torch thread; timed
+    over part of an epoch and extrapolated). search: phase 2 on (3,3,3) masks end to end,
+    and the projected time of the paper's 95% phase 2. prune: each algorithm's run,
+    pruning included, at width 16,16,16 and 20 weights, against the same algorithm on one
+    model. Kernel compilation is timed separately (compile_s) and left out of the rates."""
     if suite not in SUITES:
         raise UserError(f"unknown suite {suite!r}; choose one of: {', '.join(SUITES)}")
-    options = BenchOptions(population, epochs, str(resolve_device(device)))
-    rows = SUITES[suite](options)
+    chosen = SUITES[suite]
+    options = BenchOptions(
+        population=population or chosen.population,
+        epochs=epochs or chosen.epochs,
+        device=str(resolve_device(device)),
+        torch_threads=torch_threads,
+    )
+    rows = chosen.run(options)
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(row) for row in rows]))
         return
-    Console().print(_table(suite, rows))
+    caption = chosen.caption.format(**dataclasses.asdict(rows[0])) if rows else ""
+    Console().print(_table(suite, rows, caption))
 
 
-def _table(suite: str, rows: list[BenchRow]) -> Table:
-    table = Table(
-        "width",
-        "population",
-        "model-epochs/s",
-        "baseline",
-        "speedup",
-        "device",
-        "engine",
-        "compile s",
-        title=f"bench {suite}",
-        caption="baseline: the plain one-model loop on the CPU (one torch thread), "
-        f"{rows[0].baseline_steps if rows else 0} steps timed, extrapolated to epochs",
-    )
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _columns(rows: Sequence[BenchRow]) -> list[Column]:
+    first: list[Column] = []
+    last: list[Column] = []
+    if rows and isinstance(rows[0], PruneRow):
+        first = [
+            ("algorithm", lambda r: r.algorithm),
+            ("epochs", lambda r: str(r.epochs_trained)),
+        ]
+    if rows and isinstance(rows[0], SearchRow):
+        last = [
+            ("epoch s", lambda r: f"{r.epoch_s:.2f}"),
+            ("overhead s", lambda r: f"{r.overhead_s:.2f}"),
+            ("paper 95% (projected)", lambda r: _duration(r.projected_paper_95_s)),
+        ]
+    return [
+        *first,
+        ("width", lambda r: ",".join(map(str, r.width))),
+        ("population", lambda r: str(r.population)),
+        ("model-epochs/s", lambda r: f"{r.model_epochs_per_s:,.0f}"),
+        ("baseline", lambda r: f"{r.baseline_model_epochs_per_s:,.1f}"),
+        ("speedup", lambda r: f"{r.speedup:,.0f}x"),
+        ("device", lambda r: r.device),
+        ("engine", lambda r: r.engine),
+        ("compile s", lambda r: f"{r.compile_s:.1f}"),
+        *last,
+    ]
+
+
+def _table(suite: str, rows: Sequence[BenchRow], caption: str) -> Table:
+    columns = _columns(rows)
+    table = Table(*(header for header, _ in columns), title=f"bench {suite}", caption=caption)
     for row in rows:
-        table.add_row(
-            ",".join(map(str, row.width)),
-            str(row.population),
-            f"{row.model_epochs_per_s:,.0f}",
-            f"{row.baseline_model_epochs_per_s:,.1f}",
-            f"{row.speedup:,.0f}x",
-            row.device,
-            row.engine,
-            f"{row.compile_s:.1f}",
-        )
+        table.add_row(*(cell(row) for _, cell in columns))
     return table
 
 

@@ -17,7 +17,8 @@ from harness.data import UnknownDatasetError, load_split
 from harness.engines.base import SGDConfig, TrainState, make_engine
 from harness.errors import UserError
 from harness.population import SCHEDULES, Population
-from harness.trainer import evaluate, train
+from harness.evaluation import evaluate
+from harness.trainer import train
 
 
 def train_command(

@@ -1,20 +1,58 @@
-"""`sparsest bench` and harness.bench, on a tiny configuration."""
+"""`sparsest bench`, harness.bench and harness.bench_suites, on tiny configurations."""
 
 import json
+import math
 
 from typer.testing import CliRunner
 
-from harness.bench import SUITES, BenchOptions
+from algorithms.registry import ALGORITHMS
+from harness.bench import BenchOptions, BenchRow
+from harness.bench_suites import SUITES, PruneRow, SearchRow, paper_95_trainings
 from harness.cli import app
+
+
+def check_row(row: BenchRow, suite: str, width: tuple[int, ...], population: int) -> None:
+    assert row.suite == suite and row.width == width and row.population == population
+    assert row.device == "cpu" and row.engine.startswith("numba")
+    assert row.model_epochs_per_s > 0 and row.baseline_model_epochs_per_s > 0
+    assert row.speedup == row.model_epochs_per_s / row.baseline_model_epochs_per_s
+    assert row.compile_s >= 0 and row.baseline_steps > 0
 
 
 def test_train_suite_rows() -> None:
     options = BenchOptions(population=4, epochs=1, widths=((3, 3, 3),), baseline_steps=5)
-    (row,) = SUITES["train"](options)
-    assert row.width == (3, 3, 3) and row.population == 4 and row.device == "cpu"
-    assert row.model_epochs_per_s > 0 and row.baseline_model_epochs_per_s > 0
-    assert row.speedup == row.model_epochs_per_s / row.baseline_model_epochs_per_s
+    (row,) = SUITES["train"].run(options)
+    check_row(row, "train", (3, 3, 3), 4)
     assert row.engine == "numba/fused"
+
+
+def test_paper_95_trainings() -> None:
+    assert paper_95_trainings() == 155_952  # 25,992 masks x 2 lr x 3 schedules
+
+
+def test_search_suite_rows() -> None:
+    options = BenchOptions(population=6, epochs=2, dataset="xor", baseline_steps=5)
+    (row,) = SUITES["search"].run(options)
+    assert isinstance(row, SearchRow)
+    check_row(row, "search", (3, 3, 3), 6)
+    assert row.epoch_s > 0 and row.overhead_s >= 0
+    assert row.paper_95_trainings == 155_952
+    per_model = (row.overhead_s + 50 * row.epoch_s) / 6
+    assert math.isclose(row.projected_paper_95_s, 155_952 * per_model)
+
+
+def test_prune_suite_rows_every_algorithm() -> None:
+    options = BenchOptions(population=3, epochs=1, dataset="xor", prune_width=(4, 4, 4))
+    rows = SUITES["prune"].run(options)
+    assert [row.algorithm for row in rows] == list(ALGORITHMS)
+    steps = 4900 // 128
+    for row in rows:
+        assert isinstance(row, PruneRow)
+        check_row(row, "prune", (4, 4, 4), 3)
+        assert row.target_weight_nnz == 20 and row.seconds > 0 and row.baseline_seconds > 0
+        assert row.baseline_steps == row.epochs_trained * steps
+    trained = {row.algorithm: row.epochs_trained for row in rows}
+    assert trained["lth"] == 5 and trained["magnitude-after"] == 2 and trained["snip"] == 1
 
 
 def test_bench_command_json_and_unknown_suite() -> None:
@@ -30,3 +68,10 @@ def test_bench_command_json_and_unknown_suite() -> None:
     for key in ("suite", "population", "model_epochs_per_s", "baseline_model_epochs_per_s"):
         assert key in rows[0]
     assert rows[0]["speedup"] > 0 and rows[0]["device"] == "cpu"
+
+
+def test_bench_command_search_table() -> None:
+    args = ["bench", "--suite", "search", "--population", "2", "--epochs", "2", "--device", "cpu"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "bench search" in result.output and "paper 95%" in result.output

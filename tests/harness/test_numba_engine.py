@@ -15,7 +15,8 @@ from harness.engines.torch_engine import TorchEngine
 from harness.orders import epoch_orders
 from harness.population import SCHEDULES, Population
 from harness.reference import build_mlp, train_reference
-from harness.trainer import evaluate, train
+from harness.evaluation import evaluate
+from harness.trainer import train
 
 DATA = cubist_spiral(points_per_arm=1000)
 CONFIG = SGDConfig(epochs=20)  # 300 steps

@@ -8,7 +8,8 @@ from harness.engines.base import SGDConfig, TrainState
 from harness.engines.torch_engine import TorchEngine
 from harness.population import Population
 from harness.reference import build_mlp, train_reference
-from harness.trainer import evaluate, train
+from harness.evaluation import evaluate
+from harness.trainer import train
 
 STEPS = 300
 
@@ -78,3 +79,16 @@ def test_diverging_models_are_flagged_and_the_rest_untouched() -> None:
     for a, b in zip(mixed.weights, clean.weights):
         torch.testing.assert_close(a[[0, 2]], b, atol=1e-6, rtol=0)
     assert not result.diverged[[0, 2]].any()
+
+
+def test_cpu_scoring_matches_the_batched_torch_forward() -> None:
+    from harness.evaluation import evaluate as score
+
+    data = cubist_spiral()
+    masks = _random_masks((2, 5, 4, 3, 1), 6, 2)
+    population = Population.initialize((2, 5, 4, 3, 1), list(range(6)), [0.1] * 6, ["cosine"] * 6, weight_masks=masks)
+    _run_steps(population, 200)
+    fast, plain = score(population, data, "numba"), score(population, data, "torch")
+    torch.testing.assert_close(fast.accuracy, plain.accuracy, atol=2 / data.points, rtol=0)
+    torch.testing.assert_close(fast.loss, plain.loss, atol=1e-5, rtol=1e-5)
+    assert not fast.diverged.any()

@@ -99,3 +99,22 @@ async def test_sql_query_result_and_errors(fixed_store: Path, tmp_path: Path) ->
         assert result.row_count == 3
         tree = app.screen.query_one("#sql-schema")
         assert any(str(node.label) == "runs" for node in tree.root.children)
+
+
+async def test_a_failing_worker_becomes_one_notification(
+    fixed_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui import reads
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("the store fell over")
+
+    monkeypatch.setattr(reads, "board", broken)
+    app = app_on(fixed_store, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: len(app._notifications) > 0)
+        note = next(iter(app._notifications))
+        assert note.message == "RuntimeError: the store fell over"
+        assert note.title == "leaderboard failed" and note.severity == "error"
+        await pilot.press("f2")  # the app goes on
+        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 2)

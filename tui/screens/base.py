@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, cast
 
 from textual import on
 from textual.screen import Screen
+from textual.worker import Worker
 
 from tui.messages import StoreChanged
 from tui.workers import StoreVersion
@@ -35,6 +36,9 @@ class SparsestScreen(Screen[None]):
     @on(StoreChanged)
     def _store_changed(self, message: StoreChanged) -> None:
         self._maybe_reload(message.version)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.sparsest.worker_changed(event.worker, event.state)
 
     def on_screen_resume(self) -> None:
         self._maybe_reload(self.sparsest.version)

@@ -70,6 +70,7 @@ class RunsScreen(SparsestScreen):
     def __init__(self) -> None:
         super().__init__()
         self.stored: dict[int, SweepRow] = {}
+        self._logged: tuple[str, int] = ("", 0)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -188,24 +189,29 @@ class RunsScreen(SparsestScreen):
         detail = self.query_one("#runs-detail", Static)
         log = self.query_one(RichLog)
         selected = self._selected()
-        log.clear()
         if selected is None:
+            log.clear()
+            self._logged = ("", 0)
             detail.update("no sweeps yet: build one with F1")
             return
-        _, item = selected
+        key, item = selected
+        lines, total = (item.log, item.logged) if isinstance(item, LiveSweep) else ([item.spec], 1)
+        if self._logged[0] != key:
+            log.clear()
+            self._logged = (key, total - len(lines))
+        for line in lines[len(lines) - min(total - self._logged[1], len(lines)) :]:
+            log.write(line)
+        self._logged = (key, total)
         if isinstance(item, LiveSweep):
             detail.update(
                 f"{item.name}: {item.status} · spec {item.spec_path} · "
                 + ("c: cancel" if item.live else "r: run again (finishes what is missing)")
             )
-            for line in item.log:
-                log.write(line)
         else:
             detail.update(
                 f"{item.name}: {item.status}, {item.runs:,} runs written · "
                 "r: run again (finishes what is missing)"
             )
-            log.write(item.spec)
 
     def action_cancel(self) -> None:
         selected = self._selected()

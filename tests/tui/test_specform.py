@@ -1,0 +1,93 @@
+"""The builder's form rules, without an app: lists and ranges, the spec table, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import tomllib
+
+from harness.sweepspec import parse_spec, preset_text
+from tui.estimate import Check, summary_lines
+from tui.harness_api import SpecPlan
+from tui.specform import (
+    FieldError,
+    FormState,
+    build_table,
+    field_for_error,
+    format_ints,
+    nnz_warning,
+    parse_float_list,
+    parse_int_list,
+    stored_spec_toml,
+    to_toml,
+)
+
+
+def test_lists_and_ranges() -> None:
+    assert parse_int_list("15-18, 30 33") == [15, 16, 17, 18, 30, 33]
+    assert parse_int_list("3,3,4") == [3, 4]
+    assert format_ints([15, 16, 17, 18, 30, 31]) == "15-18, 30, 31"
+    assert parse_float_list("0.05, 0.1") == [0.05, 0.1]
+    for bad, reason in (
+        ("3, x", "'x' is not a whole number"),
+        ("26-15", "runs backwards"),
+        ("", "at least one"),
+    ):
+        with pytest.raises(FieldError, match=reason):
+            parse_int_list(bad)
+    with pytest.raises(FieldError, match="'a' is not a number"):
+        parse_float_list("0.1, a")
+
+
+@pytest.mark.parametrize("preset", ["paper-overparam", "paper-fixed-init", "quick"])
+def test_a_preset_round_trips_through_the_form(preset: str) -> None:
+    text = preset_text(preset)
+    table, errors = build_table(FormState.from_table(tomllib.loads(text)))
+    assert errors == {}
+    assert parse_spec(to_toml(table)) == parse_spec(text)
+
+
+def test_form_errors_name_their_field() -> None:
+    state = FormState(algorithms=["imp"], widths="3, x", epochs="many", name="a b")
+    _, errors = build_table(state)
+    assert set(errors) == {"widths", "epochs", "name"}
+    _, errors = build_table(FormState())
+    assert errors == {"phases": "choose a search phase or at least one algorithm"}
+
+
+def test_harness_errors_map_back_to_fields() -> None:
+    assert field_for_error("spec: prune.nnz (line 12): every target must be at least 1") == (
+        "nnz",
+        "every target must be at least 1",
+    )
+    assert field_for_error("spec: epochs: must be at least 1") == ("epochs", "must be at least 1")
+    assert field_for_error("spec: unknown key 'foo' (line 2); valid keys: name")[0] is None
+
+
+def test_targets_no_width_can_take_are_named() -> None:
+    assert nnz_warning([3], [15, 26, 30]) == (
+        "skipped (no width takes them; widest has 27 weights): 30"
+    )
+    assert nnz_warning([3, 8], [15, 30]) is None
+
+
+def test_a_stored_spec_becomes_runnable_toml() -> None:
+    stored = json.dumps({"name": "s", "epochs": 5, "search": {"phase1": True, "structure": None}})
+    spec = parse_spec(stored_spec_toml(stored))
+    assert spec.epochs == 5 and spec.search is not None and spec.search.structure is None
+
+
+def test_summary_lines() -> None:
+    check = Check(1, {}, plan=SpecPlan(1200, 60_000.0, True, "cubist-spiral", "cpu"))
+    check.throughput = (2000.0, "configured")
+    size, state = summary_lines(check)
+    assert size == (
+        "runs: 1,200 + those that follow phase 1 · about 30 s at 2,000 model-epochs/s (configured)"
+    )
+    assert state.startswith("✓ valid")
+    check.errors = {"nnz": "bad"}
+    assert (
+        summary_lines(check, {"nnz": "weight nnz targets"})[1]
+        == "✗ 1 field to fix: weight nnz targets"
+    )
