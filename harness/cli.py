@@ -13,8 +13,16 @@ import typer
 from harness.errors import UserError
 
 COMMAND_MODULES = (
-    "run", "presets", "search", "prune", "store_cmds", "inspect_cmds", "tui_cmd", "train",
-    "bench", "datasets",
+    "run",
+    "presets",
+    "search",
+    "prune",
+    "store_cmds",
+    "inspect_cmds",
+    "tui_cmd",
+    "train",
+    "bench",
+    "datasets",
 )
 
 app = typer.Typer(

@@ -51,9 +51,7 @@ def _sample_polyline(vertices: np.ndarray, total: int) -> np.ndarray:
     """`total` points shared among segments by length, evenly spaced, both ends included."""
     lengths = np.linalg.norm(np.diff(vertices, axis=0), axis=1)
     counts = (total * lengths / lengths.sum()).astype(int)  # truncation, as the reference
-    pieces = [
-        np.linspace(vertices[i], vertices[i + 1], counts[i]) for i in range(len(lengths))
-    ]
+    pieces = [np.linspace(vertices[i], vertices[i + 1], counts[i]) for i in range(len(lengths))]
     return np.concatenate(pieces)
 
 
@@ -123,9 +121,7 @@ class UnknownDatasetError(ValueError):
 
 def load_dataset(name: str = "cubist-spiral") -> Dataset:
     if name not in DATASETS:
-        raise UnknownDatasetError(
-            f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}"
-        )
+        raise UnknownDatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     return DATASETS[name]()
 
 
@@ -138,7 +134,7 @@ def load_split(name: str = "cubist-spiral", holdout: float = 0.0, seed: int = 0)
     if not 0.0 < holdout < 1.0:
         raise ValueError(f"holdout must be in [0, 1), got {holdout}")
     order = np.random.default_rng(seed).permutation(data.points)
-    cut = int(round(data.points * (1 - holdout)))
+    cut = round(data.points * (1 - holdout))
     train, test = np.sort(order[:cut]), np.sort(order[cut:])
     return Split(
         Dataset(data.name, data.x[train], data.y[train]),

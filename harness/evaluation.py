@@ -75,7 +75,9 @@ def _score_cpu(population: Population, data: Dataset) -> tuple[np.ndarray, np.nd
 
 
 @torch.no_grad()
-def _score_torch(population: Population, data: Dataset, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+def _score_torch(
+    population: Population, data: Dataset, chunk: int = 8192
+) -> tuple[np.ndarray, np.ndarray]:
     x = torch.as_tensor(data.x, device=population.device)
     y = torch.as_tensor(data.y, device=population.device)
     correct = torch.zeros(population.size, dtype=torch.float64, device=population.device)

@@ -41,7 +41,9 @@ class LocalExecutor:
 
     def runner(self, dataset: str, population: int) -> Runner:
         self.population = population
-        return Runner(dataset=dataset, engine=self.engine, device=self.device, population=population)
+        return Runner(
+            dataset=dataset, engine=self.engine, device=self.device, population=population
+        )
 
     def prune(
         self,

@@ -74,7 +74,12 @@ def model_from_record(record: RunRecord) -> StoredModel:
 def plane_extent(data: Dataset, margin: float = 0.1) -> tuple[float, float, float, float]:
     lo, hi = data.x.min(axis=0), data.x.max(axis=0)
     pad = (hi - lo) * margin
-    return float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])
+    return (
+        float(lo[0] - pad[0]),
+        float(hi[0] + pad[0]),
+        float(lo[1] - pad[1]),
+        float(hi[1] + pad[1]),
+    )
 
 
 def decision_grid(model: StoredModel, data: Dataset, columns: int, rows: int) -> np.ndarray:
@@ -93,7 +98,9 @@ def boundary_text(model: StoredModel, data: Dataset, columns: int = 60, rows: in
     grid = decision_grid(model, data, columns, cells)
     x0, x1, y0, y1 = plane_extent(data)
     points = np.full((cells, columns), -1, dtype=np.int8)
-    col = np.clip(((data.x[:, 0] - x0) / (x1 - x0) * (columns - 1)).round().astype(int), 0, columns - 1)
+    col = np.clip(
+        ((data.x[:, 0] - x0) / (x1 - x0) * (columns - 1)).round().astype(int), 0, columns - 1
+    )
     row = np.clip(((y1 - data.x[:, 1]) / (y1 - y0) * (cells - 1)).round().astype(int), 0, cells - 1)
     points[row, col] = data.y.astype(np.int8)
     text = Text()

@@ -45,11 +45,11 @@ from algorithms.hparams import HyperParameterError, non_default, parse_hparams
 from harness.data import DATASETS, Split, load_split
 from harness.engines.base import SGDConfig
 from harness.errors import UserError
+from harness.evaluation import evaluate
 from harness.population import SCHEDULES, Population
 from harness.search import fixed_network, resolve_engine, sub_network
 from harness.session import TrainingSession
 from harness.spec import RunSpec
-from harness.evaluation import evaluate
 from store.records import RunRecord
 
 INIT_MODES = ("random", "fixed")

@@ -19,6 +19,8 @@ from harness.engines.base import SGDConfig
 from harness.orders import epoch_orders
 from harness.schedules import multistep_milestones
 
+DEFAULT_CONFIG = SGDConfig()
+
 
 def build_mlp(layer_sizes: Sequence[int], seed: int) -> nn.Sequential:
     """The study's MLP with nn.Linear's default init under `torch.manual_seed(seed)`."""
@@ -63,7 +65,7 @@ def train_reference(
     data: Dataset,
     lr: float,
     schedule: str,
-    config: SGDConfig = SGDConfig(),
+    config: SGDConfig = DEFAULT_CONFIG,
     data_seed: int | None = None,
     masks: Sequence[torch.Tensor] | None = None,
     max_steps: int | None = None,

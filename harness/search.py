@@ -31,6 +31,7 @@ import torch
 
 from harness.data import Dataset, load_dataset
 from harness.engines.base import SGDConfig, TrainState, make_engine
+from harness.evaluation import evaluate
 from harness.masks import (
     DEFAULT_MAX_MASKS,
     MaskSet,
@@ -45,7 +46,6 @@ from harness.population import SCHEDULES, Population, default_linear_init, sched
 from harness.schedules import epoch_learning_rates
 from harness.session import TrainingSession
 from harness.spec import RunSpec
-from harness.evaluation import evaluate
 from store.records import RunRecord
 
 LogFn = Callable[[str], None]

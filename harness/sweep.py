@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from harness.executors import Executor, LocalExecutor
-from harness.prune import PruneGrid, PruneProgress, expand_grid, run_grid
+from harness.prune import PruneGrid, PruneProgress, expand_grid
 from harness.search import (
     Grid,
     Phase1Config,
@@ -136,6 +136,9 @@ class SweepRun:
             grid=self._grid(part, lrs),
             max_masks=part.search.max_masks,
             fixed_width=part.search.max_width,
+            nnz=tuple(n or None for n in part.search.phase2_nnz)
+            if part.search.phase2_nnz
+            else None,
         )
 
     def _prune_grid(

@@ -37,6 +37,10 @@ class SearchSpec:
     init: str = field(default="random", metadata={"help": "random or fixed."})
     lrs: tuple[float, ...] = (0.05, 0.1)
     phase2_lrs: tuple[float, ...] | None = None
+    phase2_nnz: tuple[int, ...] | None = field(
+        default=None,
+        metadata={"help": "Phase 2 weight nnz per hidden weight matrix; 0 means every nnz."},
+    )
     max_masks: int = 10_000_000
 
 
@@ -150,7 +154,10 @@ def validate(spec: SweepSpec, text: str = "") -> None:
 
         for name in spec.prune.algorithms:
             if name not in ALGORITHMS:
-                fail("prune.algorithms", f"unknown algorithm {name!r}; choose from {', '.join(ALGORITHMS)}")
+                fail(
+                    "prune.algorithms",
+                    f"unknown algorithm {name!r}; choose from {', '.join(ALGORITHMS)}",
+                )
         if any(w < 1 for w in spec.prune.widths):
             fail("prune.widths", "every width must be at least 1")
         if any(n < 1 for n in spec.prune.nnz):
@@ -161,7 +168,9 @@ def validate(spec: SweepSpec, text: str = "") -> None:
 
 def preset_names() -> list[str]:
     folder = resources.files("harness.presets")
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
 
 
 def preset_text(name: str) -> str:

@@ -10,13 +10,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import torch
 
 from algorithms.base import Session, StepCallback
 from harness.data import Dataset
 from harness.engines.base import Engine, SGDConfig, TrainState
 from harness.orders import epoch_orders
-from harness.population import Population
 from harness.schedules import epoch_learning_rates
 
 ProgressFn = Callable[[int, int], None]
@@ -69,7 +67,11 @@ def train(
                     callback.on_event(state, session)  # type: ignore[arg-type]
                 engine.import_state(state)
             later = event_steps[event_steps > global_step]
-            stop = min(steps_per_epoch, int(later[0]) - epoch * steps_per_epoch) if len(later) else steps_per_epoch
+            stop = (
+                min(steps_per_epoch, int(later[0]) - epoch * steps_per_epoch)
+                if len(later)
+                else steps_per_epoch
+            )
             engine.run_steps(orders, step, stop - step, lrs)
             step = stop
         if progress is not None:

@@ -16,13 +16,16 @@ from store import queries
 from store.db import ResultsStore, StoreError
 
 DbOption = Annotated[
-    Path | None, typer.Option("--db", help="Results store (default $SPARSEST_DB or ./sparsest.duckdb).")
+    Path | None,
+    typer.Option("--db", help="Results store (default $SPARSEST_DB or ./sparsest.duckdb)."),
 ]
 
 
 def show(
     run_key: Annotated[str, typer.Argument(help="A run key (or a unique prefix of one).")],
-    png: Annotated[Path | None, typer.Option(help="Also draw the decision boundary to this PNG.")] = None,
+    png: Annotated[
+        Path | None, typer.Option(help="Also draw the decision boundary to this PNG.")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """One model: hyper-parameters, metrics, its masks with connectivity, and its decision
@@ -50,7 +53,9 @@ def show(
     console.print(network_text(model))
     console.print(boundary_text(model, data, columns=min(80, console.width), rows=24))
     if png is not None:
-        _boundary_png(model, data, png, f"{record.algorithm} {record.widths} acc {record.accuracy:.4f}")
+        _boundary_png(
+            model, data, png, f"{record.algorithm} {record.widths} acc {record.accuracy:.4f}"
+        )
         console.print(f"wrote {png}")
 
 
@@ -80,7 +85,9 @@ def _save(fig, out: Path) -> None:  # type: ignore[no-untyped-def]
 def plot(
     out: Annotated[Path, typer.Argument(help="The PNG (or PDF/SVG) to write.")],
     width: Annotated[int | None, typer.Option(help="Only pruning runs from this width.")] = None,
-    init: Annotated[str | None, typer.Option(help="Only runs with this init: random or fixed.")] = None,
+    init: Annotated[
+        str | None, typer.Option(help="Only runs with this init: random or fixed.")
+    ] = None,
     dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
     db: DbOption = None,
 ) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
-
-import torch
+from typing import TYPE_CHECKING, TypeVar
 
 from harness.errors import UserError
 from store.db import resolve_path
+
+if TYPE_CHECKING:
+    import torch
 
 T = TypeVar("T")
 
@@ -27,6 +28,8 @@ def parse_list(text: str, kind: Callable[[str], T], what: str) -> list[T]:
 
 def resolve_device(name: str) -> torch.device:
     """auto -> cuda when available, else cpu."""
+    import torch  # lazily: `sparsest tui` and the store commands start without it
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name not in ("cpu", "cuda"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from enum import Enum
 from pathlib import Path
@@ -27,11 +26,22 @@ class ProgressStyle(str, Enum):
 
 
 def run(
-    spec: Annotated[str, typer.Argument(help="A preset name (see `sparsest presets`) or a TOML spec.")],
-    db: Annotated[Path | None, typer.Option(help="Results store (default $SPARSEST_DB or ./sparsest.duckdb).")] = None,
-    progress: Annotated[ProgressStyle, typer.Option(help="bar, jsonl (one JSON event per line) or none.")] = ProgressStyle.bar,
-    device: Annotated[str | None, typer.Option(help="Override the spec's device: auto, cpu, cuda.")] = None,
-    show_leaderboard: Annotated[bool, typer.Option("--leaderboard/--no-leaderboard", help="Print the leaderboard at the end.")] = True,
+    spec: Annotated[
+        str, typer.Argument(help="A preset name (see `sparsest presets`) or a TOML spec.")
+    ],
+    db: Annotated[
+        Path | None, typer.Option(help="Results store (default $SPARSEST_DB or ./sparsest.duckdb).")
+    ] = None,
+    progress: Annotated[
+        ProgressStyle, typer.Option(help="bar, jsonl (one JSON event per line) or none.")
+    ] = ProgressStyle.bar,
+    device: Annotated[
+        str | None, typer.Option(help="Override the spec's device: auto, cpu, cuda.")
+    ] = None,
+    show_leaderboard: Annotated[
+        bool,
+        typer.Option("--leaderboard/--no-leaderboard", help="Print the leaderboard at the end."),
+    ] = True,
 ) -> None:
     """Run a sweep: expand the spec into runs, train them in populations, write every
     result to the store. Rerunning an interrupted sweep finishes only what is missing."""
@@ -53,8 +63,12 @@ def run(
             summary = SweepRun(sweep_spec, store).run()
         else:
             with Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console,
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeRemainingColumn(),
+                console=console,
             ) as bar:
                 task = bar.add_task(sweep_spec.name, total=None, rate="")
 

@@ -16,8 +16,8 @@ from harness.commands.options import parse_list, resolve_device
 from harness.data import UnknownDatasetError, load_split
 from harness.engines.base import SGDConfig, TrainState, make_engine
 from harness.errors import UserError
-from harness.population import SCHEDULES, Population
 from harness.evaluation import evaluate
+from harness.population import SCHEDULES, Population
 from harness.trainer import train
 
 

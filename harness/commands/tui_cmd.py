@@ -11,7 +11,9 @@ from harness.commands.options import resolve_db
 
 
 def tui(
-    db: Annotated[Path | None, typer.Option(help="Results store (default $SPARSEST_DB or ./sparsest.duckdb).")] = None,
+    db: Annotated[
+        Path | None, typer.Option(help="Results store (default $SPARSEST_DB or ./sparsest.duckdb).")
+    ] = None,
 ) -> None:
     """Open the app: build a sweep, watch it run, read the leaderboard live, inspect
     models, query with SQL. Everything it launches is an ordinary `sparsest run`."""

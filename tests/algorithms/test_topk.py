@@ -29,7 +29,10 @@ def test_ineligible_entries_are_never_kept_before_eligible_ones() -> None:
 
 def test_global_matches_a_plain_sort_on_random_scores() -> None:
     g = torch.Generator().manual_seed(0)
-    scores = [torch.randint(0, 5, (4, 3, 2), generator=g).float(), torch.randint(0, 5, (4, 1, 3), generator=g).float()]
+    scores = [
+        torch.randint(0, 5, (4, 3, 2), generator=g).float(),
+        torch.randint(0, 5, (4, 1, 3), generator=g).float(),
+    ]
     k = torch.tensor([1, 4, 6, 9])
     kept = global_topk(scores, k)
     for m in range(4):

@@ -12,10 +12,10 @@ from harness.data import cubist_spiral
 from harness.engines.base import SGDConfig, TrainState
 from harness.engines.numba_engine import NumbaEngine, choose_kernel
 from harness.engines.torch_engine import TorchEngine
+from harness.evaluation import evaluate
 from harness.orders import epoch_orders
 from harness.population import SCHEDULES, Population
 from harness.reference import build_mlp, train_reference
-from harness.evaluation import evaluate
 from harness.trainer import train
 
 DATA = cubist_spiral(points_per_arm=1000)

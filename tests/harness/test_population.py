@@ -18,7 +18,7 @@ def test_padded_model_is_initialised_as_the_small_one_and_masked() -> None:
     population = Population.initialize(
         (2, 6, 6, 1), [5], [0.1], ["cosine"], active_sizes=[(2, 3, 2, 1)]
     )
-    weights, biases = default_linear_init((2, 3, 2, 1), 5)
+    weights, _ = default_linear_init((2, 3, 2, 1), 5)
     assert torch.equal(population.weights[0][0, :3, :2], weights[0])
     assert torch.equal(population.weights[1][0, :2, :3], weights[1])
     assert population.weights[0][0, 3:].abs().sum() == 0

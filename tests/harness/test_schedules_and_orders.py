@@ -14,7 +14,9 @@ def test_closed_form_schedules_match_torch(schedule: str, epochs: int) -> None:
     optimizer = torch.optim.SGD([param], lr=0.1)
     scheduler = make_scheduler(optimizer, schedule, epochs)
     for epoch in range(epochs):
-        assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * lr_factor(schedule, epoch, epochs), abs=1e-12)
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(
+            0.1 * lr_factor(schedule, epoch, epochs), abs=1e-12
+        )
         optimizer.step()
         scheduler.step()
 

@@ -40,7 +40,14 @@ nnz = [8, 12]
 
 def test_every_preset_parses_and_quick_is_there() -> None:
     names = preset_names()
-    assert {"quick", "paper", "paper-95", "paper-995", "paper-overparam", "paper-fixed-init"} <= set(names)
+    assert {
+        "quick",
+        "paper",
+        "paper-95",
+        "paper-995",
+        "paper-overparam",
+        "paper-fixed-init",
+    } <= set(names)
     for name in names:
         spec = load_spec(name)
         assert flatten(spec), name
@@ -48,7 +55,12 @@ def test_every_preset_parses_and_quick_is_there() -> None:
 
 def test_the_paper_preset_includes_the_four_studies() -> None:
     parts = flatten(load_spec("paper"))
-    assert [p.name for p in parts] == ["paper-95", "paper-995", "paper-overparam", "paper-fixed-init"]
+    assert [p.name for p in parts] == [
+        "paper-95",
+        "paper-995",
+        "paper-overparam",
+        "paper-fixed-init",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -102,7 +114,9 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path: Path) -> N
     db = tmp_path / "killed.duckdb"
     command = [sys.executable, "-m", "harness.cli", "run", str(spec_path), "--db", str(db),
                "--progress", "jsonl", "--no-leaderboard"]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     assert process.stdout is not None
     for line in process.stdout:  # kill it once the search is stored and pruning begins
         if '"event": "stage"' in line and "pruning" in line:

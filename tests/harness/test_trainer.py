@@ -6,9 +6,9 @@ import torch
 from harness.data import cubist_spiral
 from harness.engines.base import SGDConfig, TrainState
 from harness.engines.torch_engine import TorchEngine
+from harness.evaluation import evaluate
 from harness.population import Population
 from harness.reference import build_mlp, train_reference
-from harness.evaluation import evaluate
 from harness.trainer import train
 
 STEPS = 300
@@ -50,14 +50,24 @@ def test_model_in_a_population_of_256_matches_the_reference_after_300_steps() ->
 
     model = build_mlp(sizes, 7)
     train_reference(
-        model, cubist_spiral(), lrs[7], schedules[7], SGDConfig(epochs=2), data_seed=7,
-        masks=[mk[7] for mk in masks], max_steps=STEPS,
+        model,
+        cubist_spiral(),
+        lrs[7],
+        schedules[7],
+        SGDConfig(epochs=2),
+        data_seed=7,
+        masks=[mk[7] for mk in masks],
+        max_steps=STEPS,
     )
     linears = [layer for layer in model if isinstance(layer, torch.nn.Linear)]
     for layer, linear in enumerate(linears):
         for pop, k in ((population, 7), (alone, 0)):
-            torch.testing.assert_close(pop.weights[layer][k], linear.weight.detach(), atol=1e-5, rtol=0)
-            torch.testing.assert_close(pop.biases[layer][k], linear.bias.detach(), atol=1e-5, rtol=0)
+            torch.testing.assert_close(
+                pop.weights[layer][k], linear.weight.detach(), atol=1e-5, rtol=0
+            )
+            torch.testing.assert_close(
+                pop.biases[layer][k], linear.bias.detach(), atol=1e-5, rtol=0
+            )
         assert (population.weights[layer][7][~masks[layer][7]] == 0).all()
 
 
@@ -68,7 +78,12 @@ def test_diverging_models_are_flagged_and_the_rest_untouched() -> None:
 
     def run(seeds: list[int], lrs: list[float]) -> Population:
         population = Population.initialize(sizes, seeds, lrs, ["constant"] * len(lrs))
-        train(TrainState.fresh(population), data, config, TorchEngine(data, config, torch.device("cpu")))
+        train(
+            TrainState.fresh(population),
+            data,
+            config,
+            TorchEngine(data, config, torch.device("cpu")),
+        )
         return population
 
     mixed = run([0, 1, 2, 3], [0.1, 50.0, 0.05, 80.0])
@@ -86,7 +101,9 @@ def test_cpu_scoring_matches_the_batched_torch_forward() -> None:
 
     data = cubist_spiral()
     masks = _random_masks((2, 5, 4, 3, 1), 6, 2)
-    population = Population.initialize((2, 5, 4, 3, 1), list(range(6)), [0.1] * 6, ["cosine"] * 6, weight_masks=masks)
+    population = Population.initialize(
+        (2, 5, 4, 3, 1), list(range(6)), [0.1] * 6, ["cosine"] * 6, weight_masks=masks
+    )
     _run_steps(population, 200)
     fast, plain = score(population, data, "numba"), score(population, data, "torch")
     torch.testing.assert_close(fast.accuracy, plain.accuracy, atol=2 / data.points, rtol=0)
