@@ -77,7 +77,7 @@ class TorchEngine:
     def run_steps(self, orders: np.ndarray, first: int, count: int, lrs: np.ndarray) -> None:
         cfg = self.config
         batch = cfg.batch_size
-        order = torch.as_tensor(orders, device=self.device, dtype=torch.int64)
+        order = torch.as_tensor(np.ascontiguousarray(orders), device=self.device, dtype=torch.int64)
         lr = torch.as_tensor(lrs, device=self.device, dtype=torch.float32)
         for step in range(first, first + count):
             index = order[:, step * batch : (step + 1) * batch]
