@@ -522,7 +522,8 @@ def _estimate(
     return seconds, 1 / t1
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """'45 s', '12.5 min', '3.2 h'."""
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
@@ -621,7 +622,7 @@ def _announce(
     )
     if estimate is not None:
         seconds, rate = estimate
-        line += f"; about {_duration(seconds)} ({rate:,.0f} model-epochs/s measured)"
+        line += f"; about {format_duration(seconds)} ({rate:,.0f} model-epochs/s measured)"
     log(line)
 
 

@@ -15,6 +15,7 @@ from harness.bench import BenchOptions, BenchRow
 from harness.bench_suites import SUITES, PruneRow, SearchRow
 from harness.commands.options import resolve_device
 from harness.errors import UserError
+from harness.search import format_duration
 
 Column = tuple[str, Callable[[Any], str]]  # a header, and a row's cell
 
@@ -72,14 +73,6 @@ def bench(
     Console().print(_table(suite, rows, caption))
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def _columns(rows: Sequence[BenchRow]) -> list[Column]:
     first: list[Column] = []
     last: list[Column] = []
@@ -92,7 +85,7 @@ def _columns(rows: Sequence[BenchRow]) -> list[Column]:
         last = [
             ("epoch s", lambda r: f"{r.epoch_s:.2f}"),
             ("overhead s", lambda r: f"{r.overhead_s:.2f}"),
-            ("paper 95% (projected)", lambda r: _duration(r.projected_paper_95_s)),
+            ("paper 95% (projected)", lambda r: format_duration(r.projected_paper_95_s)),
         ]
     return [
         *first,

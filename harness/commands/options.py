@@ -6,6 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
 from harness.errors import UserError
 from store.db import resolve_path
 
@@ -42,3 +44,15 @@ def resolve_device(name: str) -> torch.device:
 def resolve_db(path: Path | None) -> Path:
     """--db, else $SPARSEST_DB, else ./sparsest.duckdb."""
     return resolve_path(path)
+
+
+def progress_bar(label: str, disable: bool) -> Progress:
+    """The transient bar long commands show (hidden under --json)."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        disable=disable,
+        transient=True,
+    )

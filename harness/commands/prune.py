@@ -12,11 +12,10 @@ import torch
 import typer
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from harness import prune
-from harness.commands.options import parse_list, resolve_device
+from harness.commands.options import parse_list, progress_bar, resolve_device
 from harness.errors import UserError
 from harness.prune import MemorySink, PruneGrid, PruneProgress, RunSink, expand_grid, run_grid
 from store.records import RunRecord
@@ -181,14 +180,7 @@ def prune_command(
     )
     torch_device = resolve_device(device)
     sink = _open_store(db) if db is not None else MemorySink()
-    with Progress(
-        TextColumn("runs {task.fields[runs]}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeRemainingColumn(),
-        disable=as_json,
-        transient=True,
-    ) as bar:
+    with progress_bar("runs {task.fields[runs]}", disable=as_json) as bar:
         task = bar.add_task("prune", total=1.0, runs="")
 
         def progress(p: PruneProgress) -> None:

@@ -9,10 +9,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from harness.commands.options import parse_list, resolve_device
+from harness.commands.options import parse_list, progress_bar, resolve_device
 from harness.data import UnknownDatasetError, load_split
 from harness.engines.base import SGDConfig, TrainState, make_engine
 from harness.errors import UserError
@@ -66,14 +65,7 @@ def train_command(
         raise UserError(str(error)) from None
     state = TrainState.fresh(population)
     started = time.perf_counter()
-    with Progress(
-        TextColumn("training"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeRemainingColumn(),
-        disable=as_json,
-        transient=True,
-    ) as bar:
+    with progress_bar("training", disable=as_json) as bar:
         task = bar.add_task("train", total=config.steps_per_epoch(split.train.points) * epochs)
         train(
             state,
