@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Annotated
 
@@ -91,8 +92,8 @@ def plot(
     dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
     db: DbOption = None,
 ) -> None:
-    """Best accuracy against weight nnz, one curve per algorithm, with the search's
-    optimal frontier and the accuracy targets."""
+    """Best accuracy reachable with at most N weights, one curve per algorithm, with the
+    search's optimal frontier (black) and the accuracy targets (dashed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -111,18 +112,20 @@ def plot(
         if row.best_accuracy is not None:
             curves.setdefault(row.algorithm, []).append((row.weight_nnz, row.best_accuracy))
     fig, ax = plt.subplots(figsize=(8, 5))
+    ax.set_prop_cycle(color=plt.cm.tab20.colors)
     for name, points in sorted(curves.items(), key=lambda item: item[0] != "search"):
         points.sort()
-        xs, ys = zip(*points)
+        xs = [x for x, _ in points]
+        best = list(itertools.accumulate((y for _, y in points), max))  # best at <= nnz
         if name == "search":
-            ax.plot(xs, ys, "k-", lw=2.5, label="search (optimal)", zorder=5)
+            ax.step(xs, best, "k-", where="post", lw=2.5, label="search (optimal)", zorder=5)
         else:
-            ax.plot(xs, ys, ".-", lw=1, ms=4, label=name)
+            ax.step(xs, best, where="post", lw=1.2, label=name)
     for target in targets:
         ax.axhline(target, color="grey", lw=0.6, ls="--")
     ax.set_xscale("log")
     ax.set_xlabel("weight nnz")
-    ax.set_ylabel("best accuracy")
+    ax.set_ylabel("best accuracy with at most this many weights")
     ax.set_ylim(0.45, 1.005)
     ax.legend(fontsize=8, ncol=2)
     ax.set_title("best accuracy per weight nnz: pruning vs the combinatorial search")
