@@ -191,8 +191,8 @@ def train_suite(options: BenchOptions) -> list[BenchRow]:
 
 TRAIN_SUITE = Suite(
     train_suite,
-    population=256,
-    epochs=3,
+    population=1024,
+    epochs=10,
     caption="baseline: the plain one-model loop (harness.reference) on the CPU, one torch "
     "thread, {baseline_steps} steps timed, extrapolated to epochs",
 )
