@@ -14,11 +14,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from harness.inspect import connectivity_of
 from store.db import ResultsStore
 from store.masks import pack_masks, pack_weights, weight_shapes
 from store.records import RunRecord
 from tui.app import SparsestApp, make_app
-from tui.modelview import connectivity_of
 
 FIXED_TIME = "2024-07-01 12:00:00"
 ALGORITHMS = ("imp", "lth", "snip", "synflow")

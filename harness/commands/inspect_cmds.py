@@ -10,9 +10,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.data import load_dataset
 from harness.errors import UserError
-from harness.inspect import NotInspectableError, boundary_text, model_from_record, network_text
+from harness.inspect import (
+    BoundaryPicture,
+    dataset_points,
+    details,
+    model_view,
+    network_text,
+    pixels,
+)
 from store import queries
 from store.db import ResultsStore, StoreError
 
@@ -37,41 +43,34 @@ def show(
         raise UserError(str(error)) from None
     if stored is None:
         raise UserError(f"no run with key {run_key!r}")
-    record = stored.record
+    view = model_view(stored)
     console = Console()
-    table = Table(show_header=False, title=f"run {record.run_key}")
-    for name in ("kind", "algorithm", "dataset", "widths", "init_mode", "seed", "lr", "schedule",
-                 "epochs", "target_weight_nnz", "weight_nnz", "model_nnz", "effective_nnz",
-                 "dead_neurons", "accuracy", "final_loss", "diverged", "hparams"):  # fmt: skip
-        table.add_row(name, str(getattr(record, name)))
+    table = Table(show_header=False, title=f"run {view.record.run_key}")
+    for name, value in details(view):
+        table.add_row(name, value)
     console.print(table)
-    try:
-        model = model_from_record(record)
-    except NotInspectableError as error:
-        console.print(f"[yellow]{error}[/yellow]")
+    console.print(network_text(view))
+    if view.weights is None:
+        console.print("[yellow]stored without weights (widths over 16): no boundary[/yellow]")
         return
-    data = load_dataset(record.dataset)
-    console.print(network_text(model))
-    console.print(boundary_text(model, data, columns=min(80, console.width), rows=24))
+    x, y = dataset_points(view.record.dataset)
+    columns = min(80, console.width)
+    console.print(BoundaryPicture(pixels(view, x, y, columns, 48), "decision boundary"))
     if png is not None:
-        _boundary_png(
-            model, data, png, f"{record.algorithm} {record.widths} acc {record.accuracy:.4f}"
-        )
+        image = pixels(view, x, y, 400, 400)
+        _boundary_png(image, png, f"{view.record.algorithm} {view.record.widths}")
         console.print(f"wrote {png}")
 
 
-def _boundary_png(model, data, out: Path, title: str) -> None:  # type: ignore[no-untyped-def]
+def _boundary_png(image, out: Path, title: str) -> None:  # type: ignore[no-untyped-def]
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from harness.inspect import decision_grid, plane_extent
-
-    grid = decision_grid(model, data, 400, 400)
     fig, ax = plt.subplots(figsize=(6, 6))
-    ax.imshow(grid, extent=plane_extent(data), cmap="coolwarm", alpha=0.35, aspect="auto")
-    ax.scatter(data.x[:, 0], data.x[:, 1], c=data.y, cmap="coolwarm", s=0.5)
+    ax.imshow(image)
+    ax.set_axis_off()
     ax.set_title(title)
     _save(fig, out)
 

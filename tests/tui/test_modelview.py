@@ -8,11 +8,10 @@ from datetime import datetime
 import numpy as np
 from rich.console import Console
 
+from harness.inspect import BoundaryPicture, model_view, pixels
 from store.masks import pack_masks, pack_weights, weight_shapes
 from store.queries import StoredRun
 from store.records import RunRecord
-from tui.modelview import model_view
-from tui.widgets.boundary import BoundaryPicture, pixels
 from tui.widgets.network import NetworkPicture
 
 

@@ -13,7 +13,8 @@ from textual.containers import Container, Horizontal
 from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static
 
-from tui import modelview, reads
+from harness import inspect as modelview
+from tui import reads
 from tui.screens.base import SparsestScreen
 from tui.widgets.boundary import DecisionBoundary
 from tui.widgets.fields import Field
