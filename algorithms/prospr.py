@@ -120,8 +120,7 @@ class ProsPr:
         population = session.population
         p = self.params
         if p.inner_lr is None:
-            # Each model's training lr: the harness's Population carries it as `lr` [M].
-            lr = torch.as_tensor(population.lr)  # type: ignore[attr-defined]
+            lr = torch.as_tensor(population.lr)  # each model's own training lr
         else:
             lr = torch.full((population.size,), p.inner_lr, dtype=torch.float64)
         batches = step_batches(session, p.inner_steps + 1, p.new_batch_per_step)

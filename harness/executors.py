@@ -12,8 +12,9 @@ from typing import Protocol
 
 import torch
 
-from harness.prune import PruneGrid, PruneProgress, RunSink, run_grid
+from harness.prune import PruneGrid, PruneProgress, run_grid
 from harness.search import Runner
+from harness.sinks import ResultSink
 from store.records import RunRecord
 
 
@@ -24,7 +25,7 @@ class Executor(Protocol):
     def prune(
         self,
         grid: PruneGrid,
-        sink: RunSink,
+        sink: ResultSink,
         progress: Callable[[PruneProgress], None],
         sweep_id: int | None,
     ) -> Sequence[RunRecord]:
@@ -48,7 +49,7 @@ class LocalExecutor:
     def prune(
         self,
         grid: PruneGrid,
-        sink: RunSink,
+        sink: ResultSink,
         progress: Callable[[PruneProgress], None],
         sweep_id: int | None,
     ) -> Sequence[RunRecord]:

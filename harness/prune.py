@@ -34,7 +34,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,6 +49,7 @@ from harness.evaluation import evaluate
 from harness.population import SCHEDULES, Population
 from harness.search import fixed_network, resolve_engine, sub_network
 from harness.session import TrainingSession
+from harness.sinks import MemorySink, ResultSink
 from harness.spec import RunSpec
 from store.records import RunRecord
 
@@ -115,27 +116,6 @@ class PruneProgress:
 
 
 ProgressFn = Callable[[PruneProgress], None]
-
-
-class RunSink(Protocol):
-    def write_runs(self, records: Sequence[RunRecord]) -> None: ...
-
-    def done_keys(self, keys: Sequence[str]) -> set[str]: ...
-
-
-class MemorySink:
-    """Keeps records in a list; what `sparsest prune` uses without --db."""
-
-    def __init__(self) -> None:
-        self.records: list[RunRecord] = []
-
-    def write_runs(self, records: Sequence[RunRecord]) -> None:
-        known = {r.run_key for r in self.records}
-        self.records.extend(r for r in records if r.run_key not in known)
-
-    def done_keys(self, keys: Sequence[str]) -> set[str]:
-        known = {r.run_key for r in self.records}
-        return {k for k in keys if k in known}
 
 
 def resolve_hparams(
@@ -401,7 +381,7 @@ def run_population(
 
 def run_grid(
     grid: PruneGrid,
-    sink: RunSink | None = None,
+    sink: ResultSink | None = None,
     device: torch.device | str = "cpu",
     engine: str = "auto",
     population_size: int = 512,

@@ -24,7 +24,6 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -45,45 +44,13 @@ from harness.orders import epoch_orders
 from harness.population import SCHEDULES, Population, default_linear_init, schedule_code
 from harness.schedules import epoch_learning_rates
 from harness.session import TrainingSession
+from harness.sinks import ReadableSink, ResultSink
 from harness.spec import RunSpec
 from store.records import RunRecord
 
 LogFn = Callable[[str], None]
 ProgressFn = Callable[[float, int], None]
 INIT_MODES: tuple[str, ...] = ("random", "fixed")
-
-
-@runtime_checkable
-class ResultSink(Protocol):
-    """Where finished runs go (the results store implements it)."""
-
-    def write_runs(self, records: Sequence[RunRecord]) -> None: ...
-
-    def done_keys(self, keys: Sequence[str]) -> set[str]: ...
-
-
-@runtime_checkable
-class ReadableSink(ResultSink, Protocol):
-    """A sink that can also hand back finished runs, so a resumed search can report
-    on runs it skipped."""
-
-    def read_runs(self, keys: Sequence[str]) -> list[RunRecord]: ...
-
-
-class MemorySink:
-    """Keeps runs in a dict by run key (tests; a search without a store)."""
-
-    def __init__(self) -> None:
-        self.runs: dict[str, RunRecord] = {}
-
-    def write_runs(self, records: Sequence[RunRecord]) -> None:
-        self.runs.update((r.run_key, r) for r in records)
-
-    def done_keys(self, keys: Sequence[str]) -> set[str]:
-        return {k for k in keys if k in self.runs}
-
-    def read_runs(self, keys: Sequence[str]) -> list[RunRecord]:
-        return [self.runs[k] for k in keys if k in self.runs]
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,13 @@
-"""Option parsing shared by commands: comma lists, devices, the store path."""
+"""Option parsing shared by commands: comma lists, devices, the progress bar."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from harness.errors import UserError
-from store.db import resolve_path
 
 if TYPE_CHECKING:
     import torch
@@ -39,11 +37,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda asked for, but torch sees no CUDA device")
     return torch.device(name)
-
-
-def resolve_db(path: Path | None) -> Path:
-    """--db, else $SPARSEST_DB, else ./sparsest.duckdb."""
-    return resolve_path(path)
 
 
 def progress_bar(label: str, disable: bool) -> Progress:

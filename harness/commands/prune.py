@@ -17,7 +17,8 @@ from rich.table import Table
 from harness import prune
 from harness.commands.options import parse_list, progress_bar, resolve_device
 from harness.errors import UserError
-from harness.prune import MemorySink, PruneGrid, PruneProgress, RunSink, expand_grid, run_grid
+from harness.prune import PruneGrid, PruneProgress, expand_grid, run_grid
+from harness.sinks import MemorySink, ResultSink
 from store.records import RunRecord
 
 ENGINES = ("auto", "torch", "numba")
@@ -50,7 +51,7 @@ def parse_algorithms(text: str) -> list[str]:
     return names
 
 
-def _open_store(db: Path) -> RunSink:
+def _open_store(db: Path) -> ResultSink:
     from store.db import ResultsStore
 
     return ResultsStore(db)
@@ -101,7 +102,7 @@ def _print_table(rows: list[dict[str, Any]], epochs: int) -> None:
 
 def _run(
     grid: PruneGrid,
-    sink: RunSink,
+    sink: ResultSink,
     device: torch.device,
     engine: str,
     population: int,

@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from harness.commands.options import resolve_db
 from harness.commands.store_cmds import leaderboard
 from harness.errors import UserError
 from harness.sweep import SweepEvent, SweepRun
@@ -52,7 +51,7 @@ def run(
         if device not in ("auto", "cpu", "cuda"):
             raise UserError(f"--device {device!r}: choose auto, cpu or cuda")
         sweep_spec = replace(sweep_spec, device=device)
-    store = ResultsStore(resolve_db(db))
+    store = ResultsStore(db)
     console = Console(stderr=True)
     started = time.perf_counter()
     try:

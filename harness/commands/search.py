@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from harness.commands.options import parse_list, resolve_db, resolve_device
+from harness.commands.options import parse_list, resolve_device
 from harness.data import DATASETS
 from harness.errors import UserError
 from harness.masks import SYMMETRIES
@@ -22,13 +22,11 @@ from harness.population import SCHEDULES
 from harness.search import (
     INIT_MODES,
     Grid,
-    MemorySink,
     Phase1Config,
     Phase1Result,
     Phase2Config,
     Phase2Result,
     Plan,
-    ResultSink,
     Runner,
     check_targets,
     plan_phase1,
@@ -36,7 +34,8 @@ from harness.search import (
     run_phase1,
     run_phase2,
 )
-from store.records import RunRecord
+from harness.sinks import ResultSink
+from store.db import ResultsStore, StoreError
 
 PAPER_STRUCTURE = (3, 3, 3)
 
@@ -60,54 +59,12 @@ def _structure(text: str | None) -> tuple[int, ...] | None:
     return widths
 
 
-class _StoreSink:
-    """The results store as a ReadableSink: its own write_runs and done_keys, plus
-    read_runs (its own if it has one), so a resumed search reports on skipped runs."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-
-    def write_runs(self, records: Sequence[RunRecord]) -> None:
-        self.store.write_runs(records)
-
-    def done_keys(self, keys: Sequence[str]) -> set[str]:
-        return set(self.store.done_keys(keys))
-
-    def read_runs(self, keys: Sequence[str]) -> list[RunRecord]:
-        if hasattr(self.store, "read_runs"):
-            return list(self.store.read_runs(keys))
-        if not keys:
-            return []
-        from store.db import RUN_COLUMNS
-
-        columns = ", ".join(f"r.{name}" for name in RUN_COLUMNS)
-        query = (
-            f"SELECT {columns}, m.mask, m.weights FROM runs r "
-            "LEFT JOIN masks m ON m.run_key = r.run_key "
-            "WHERE r.run_key IN (SELECT unnest(?::VARCHAR[]))"
-        )
-        records = []
-        for start in range(0, len(keys), 10_000):
-            with self.store.read() as conn:
-                rows = conn.execute(query, [list(keys[start : start + 10_000])]).fetchall()
-            for row in rows:
-                values = [tuple(v) if isinstance(v, list) else v for v in row]
-                records.append(RunRecord(*values))
-        return records
-
-
 @contextmanager
-def _open_sink(db: Path | None, log: Callable[[str], None]) -> Iterator[ResultSink]:
+def _open_sink(db: Path | None) -> Iterator[ResultSink]:
     """The results store at --db (else $SPARSEST_DB, else ./sparsest.duckdb); its
     errors become one-line UserErrors."""
     try:
-        from store.db import ResultsStore, StoreError
-    except ImportError:
-        log("note: no results store (store.db); results are kept in memory only")
-        yield MemorySink()
-        return
-    try:
-        yield _StoreSink(ResultsStore(resolve_db(db)))
+        yield ResultsStore(db)
     except StoreError as error:
         raise UserError(str(error)) from None
 
@@ -296,7 +253,7 @@ def search(
 
     runner = Runner(dataset, engine, torch_device.type, population)
     outputs: list[dict[str, object]] = []
-    with _open_sink(db, console.print) as sink:
+    with _open_sink(db) as sink:
         if runs_phase1:
             with _bar(console, "phase 1") as progress:
                 result1 = run_phase1(phase1, runner, sink, target_list, console.print, progress)

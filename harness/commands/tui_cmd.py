@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from harness.commands.options import resolve_db
-
 
 def tui(
     db: Annotated[
@@ -19,7 +17,7 @@ def tui(
     models, query with SQL. Everything it launches is an ordinary `sparsest run`."""
     from tui.app import make_app  # the only place the core reaches up into the app
 
-    make_app(resolve_db(db)).run()
+    make_app(db).run()
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,6 @@ from harness.commands.prune import register
 from harness.errors import UserError
 from harness.population import default_linear_init
 from harness.prune import (
-    MemorySink,
     PruneGrid,
     build_population,
     expand_grid,
@@ -24,6 +23,7 @@ from harness.prune import (
     group_runs,
     run_grid,
 )
+from harness.sinks import MemorySink
 
 
 def small_grid(**changes) -> PruneGrid:  # type: ignore[no-untyped-def]

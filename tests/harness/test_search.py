@@ -19,7 +19,6 @@ from harness.masks import count_layer_masks
 from harness.reference import build_mlp
 from harness.search import (
     Grid,
-    MemorySink,
     Phase1Config,
     Phase2Config,
     Runner,
@@ -38,6 +37,7 @@ from harness.search import (
     sub_network,
     train_runs,
 )
+from harness.sinks import MemorySink
 from store.records import RunRecord
 
 RUNNER = Runner(dataset="xor", engine="torch", device="cpu", population=64, calibrate_steps=0)
