@@ -1,7 +1,7 @@
 """Scoring trained populations: accuracy and mean BCE of every model on all points.
 
-On the CPU a numba loop (models in parallel, one point at a time, a few registers of
-state) beats batched matmuls with inner dimension 2-16 by an order of magnitude; on a
+On the CPU a numba loop (models in parallel, blocks of points through one layer at a
+time) beats batched matmuls with inner dimension 2-16 by an order of magnitude; on a
 GPU the batched torch forward is used. Both give the same predictions up to float32
 rounding of points lying on a decision boundary (tested).
 """
@@ -27,32 +27,49 @@ class Evaluation:
     diverged: torch.Tensor
 
 
+_BLOCK = 256
+"""Points scored together: every layer runs as loops over a block of points, which LLVM
+turns into SIMD code (a few times faster than one point at a time)."""
+
+
 @numba.njit(parallel=True, cache=True)
-def _score(x, y, weights, biases, sizes, correct, loss):  # type: ignore[no-untyped-def]
+def _score(xt, y, weights, biases, sizes, correct, loss):  # type: ignore[no-untyped-def]
+    """xt: inputs transposed [in, N]; per model m, `correct[m]` points right and `loss[m]`
+    the summed BCE-with-logits (each point's term in float32, summed in float64)."""
     layers = weights.shape[0]
     width = weights.shape[2]
+    points = xt.shape[1]
     for m in numba.prange(weights.shape[1]):
-        a = np.zeros(width, dtype=np.float32)
-        b = np.zeros(width, dtype=np.float32)
+        a = np.zeros((width, _BLOCK), dtype=np.float32)
+        b = np.zeros((width, _BLOCK), dtype=np.float32)
         hits = 0
         total = 0.0
-        for n in range(x.shape[0]):
+        for start in range(0, points, _BLOCK):
+            count = min(_BLOCK, points - start)
             for i in range(sizes[0]):
-                a[i] = x[n, i]
+                for p in range(count):
+                    a[i, p] = xt[i, start + p]
             for layer in range(layers):
                 for o in range(sizes[layer + 1]):
-                    s = biases[layer, m, o]
+                    bias = biases[layer, m, o]
+                    for p in range(count):
+                        b[o, p] = bias
                     for i in range(sizes[layer]):
-                        s += weights[layer, m, o, i] * a[i]
-                    if layer < layers - 1 and s < 0:
-                        s = np.float32(0.0)
-                    b[o] = s
+                        w = weights[layer, m, o, i]
+                        for p in range(count):
+                            b[o, p] += w * a[i, p]
+                    if layer < layers - 1:
+                        for p in range(count):
+                            b[o, p] = max(b[o, p], np.float32(0.0))
                 a, b = b, a
-            z = np.float64(a[0])
-            label = y[n]
-            if np.isfinite(z) and (z > 0) == (label > 0.5):
-                hits += 1
-            total += max(z, 0.0) - z * label + np.log1p(np.exp(-abs(z)))
+            block = 0.0
+            for p in range(count):
+                z = a[0, p]
+                label = y[start + p]
+                if np.isfinite(z) and (z > 0) == (label > 0.5):
+                    hits += 1
+                block += max(z, np.float32(0.0)) - z * label + np.log1p(np.exp(-abs(z)))
+            total += block
         correct[m] = hits
         loss[m] = total
 
@@ -70,7 +87,8 @@ def _score_cpu(population: Population, data: Dataset) -> tuple[np.ndarray, np.nd
         biases[layer, :, :o] = b.detach().numpy()
     correct = np.zeros(m, dtype=np.int64)
     loss = np.zeros(m, dtype=np.float64)
-    _score(data.x, data.y.astype(np.float64), weights, biases, sizes, correct, loss)
+    xt = np.ascontiguousarray(data.x.T, dtype=np.float32)
+    _score(xt, data.y.astype(np.float32), weights, biases, sizes, correct, loss)
     return correct.astype(np.float64), loss
 
 

@@ -52,11 +52,19 @@ def train(
     schedules = population.schedule.numpy()
     engine.import_state(state)
     make_orders = getattr(engine, "epoch_orders", epoch_orders)  # an engine may reuse a buffer
+    run_epoch = getattr(engine, "run_epoch", None)  # an engine may fuse orders and steps
     for epoch in range(config.epochs):
+        lrs = epoch_learning_rates(base_lr, schedules, epoch, config.epochs)
+        first, last = epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch
+        uninterrupted = not np.any((event_steps >= first) & (event_steps < last))
+        if run_epoch is not None and uninterrupted and not config.shared_order:
+            run_epoch(seeds, epoch_offset + epoch, data.points, lrs)
+            if progress is not None:
+                progress(last, total_steps)
+            continue
         orders = make_orders(seeds, epoch_offset + epoch, data.points)
         if config.shared_order:
             orders = np.broadcast_to(orders, (population.size, data.points))
-        lrs = epoch_learning_rates(base_lr, schedules, epoch, config.epochs)
         step = 0
         while step < steps_per_epoch:
             global_step = epoch * steps_per_epoch + step

@@ -79,6 +79,10 @@ class Engine(Protocol):
         orders[m, s*B:(s+1)*B]. lrs: float32 [M], this epoch's learning rate per model.
         """
 
+    # Optional: `run_epoch(seeds, epoch, n, lrs)`, a whole epoch's steps with model m on
+    # harness.orders.epoch_orders(seeds, epoch, n)[m], bit for bit what `run_steps` gives
+    # on those orders. The trainer calls it for epochs no callback interrupts.
+
 
 def make_engine(name: str, data: Dataset, config: SGDConfig, device: torch.device) -> Engine:
     """`auto` picks the numba kernel on CPU and the torch engine elsewhere.

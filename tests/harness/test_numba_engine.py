@@ -195,3 +195,27 @@ def test_final_accuracies_are_in_distribution_with_the_reference_loop() -> None:
             theirs.append(((model(x).squeeze(-1) > 0) == (y > 0.5)).float().mean().item())
     assert stats.mannwhitneyu(ours, theirs).pvalue > 0.01
     assert stats.ks_2samp(ours, theirs).pvalue > 0.01
+
+
+@pytest.mark.parametrize("hidden", [(3, 3, 3), (16, 16, 16)])
+def test_fused_epoch_equals_orders_then_steps(hidden: tuple[int, ...]) -> None:
+    """run_epoch (each model's shuffle made inside its own work) is bit for bit the
+    separate path: epoch_orders, then run_steps over the whole epoch."""
+    sizes = (2, *hidden, 1)
+    fused_engine, split_engine = NumbaEngine(DATA, CONFIG), NumbaEngine(DATA, CONFIG)
+    fused_state = TrainState.fresh(_population(sizes, 33)[0])
+    split_state = TrainState.fresh(_population(sizes, 33)[0])
+    fused_engine.import_state(fused_state)
+    split_engine.import_state(split_state)
+    seeds = fused_state.population.data_seed.numpy()
+    lrs = fused_state.population.lr.numpy().astype(np.float32)
+    steps = CONFIG.steps_per_epoch(DATA.points)
+    for epoch in range(3):
+        fused_engine.run_epoch(seeds, epoch, DATA.points, lrs)
+        split_engine.run_steps(epoch_orders(seeds, epoch, DATA.points), 0, steps, lrs)
+    fused_engine.export_state(fused_state)
+    split_engine.export_state(split_state)
+    fused, split = fused_state.population, split_state.population
+    assert not torch.equal(fused.weights[0], _population(sizes, 33)[0].weights[0])  # it trained
+    for a, b in zip([*fused.weights, *fused.biases], [*split.weights, *split.biases]):
+        assert torch.equal(a, b)
