@@ -19,8 +19,8 @@ from store.records import RunRecord
 
 
 class Executor(Protocol):
-    def runner(self, dataset: str, population: int) -> Runner:
-        """How the search trains its populations."""
+    def runner(self, dataset: str, population: int, sweep_id: int | None = None) -> Runner:
+        """How the search trains its populations (records tagged with `sweep_id`)."""
 
     def prune(
         self,
@@ -40,10 +40,14 @@ class LocalExecutor:
         self.engine = engine
         self.population = 512
 
-    def runner(self, dataset: str, population: int) -> Runner:
+    def runner(self, dataset: str, population: int, sweep_id: int | None = None) -> Runner:
         self.population = population
         return Runner(
-            dataset=dataset, engine=self.engine, device=self.device, population=population
+            dataset=dataset,
+            engine=self.engine,
+            device=self.device,
+            population=population,
+            sweep_id=sweep_id,
         )
 
     def prune(

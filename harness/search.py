@@ -77,13 +77,15 @@ class Grid:
 @dataclass(frozen=True)
 class Runner:
     """How runs are trained: dataset, engine (auto, torch, numba), device, models per
-    population, and steps timed before training to estimate the time (0: no estimate)."""
+    population, steps timed before training to estimate the time (0: no estimate), and
+    the sweep the records belong to (None: run outside a sweep)."""
 
     dataset: str = "cubist-spiral"
     engine: str = "auto"
     device: str = "cpu"
     population: int = 1024
     calibrate_steps: int = 20
+    sweep_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -397,7 +399,7 @@ def resolve_engine(name: str, device: torch.device) -> str:
 
 def _records(
     population: Population, runs: Sequence[SearchRun], data: Dataset, device: str, seconds: float,
-    with_masks: bool,
+    with_masks: bool, sweep_id: int | None,
 ) -> list[RunRecord]:  # fmt: skip
     pop = population.to("cpu")
     accuracy, loss, diverged = [], [], []
@@ -431,6 +433,7 @@ def _records(
                 final_loss=float(loss[k]), diverged=bool(diverged[k]), device=device,
                 wall_seconds=seconds / len(runs), hparams=json.dumps(dict(spec.hparams)),
                 mask=mask, weights=torch.cat(params).numpy().astype(np.float32).tobytes(),
+                sweep_id=sweep_id,
             )
         )  # fmt: skip
     return records
@@ -534,7 +537,9 @@ def train_runs(
     )
     session.train()
     seconds = time.perf_counter() - started
-    return _records(population, runs, data, device.type, seconds, mask_set is not None)
+    return _records(
+        population, runs, data, device.type, seconds, mask_set is not None, runner.sweep_id
+    )
 
 
 def _execute(

@@ -2,7 +2,8 @@
 populations on an executor, and every finished population lands in the store.
 
 A sweep is resumable by construction: every run has a run key, stages skip the keys the
-store already has, so rerunning an interrupted sweep finishes only what is missing.
+store already has, so rerunning an interrupted sweep finishes only what is missing. The
+rerun takes over the sweep's id if it did not finish (ResultsStore.start_sweep).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class SweepRun:
     # -- planning ----------------------------------------------------------------------
 
     def _runner(self, part: SweepSpec) -> Runner:
-        return self.executor.runner(part.dataset, part.population)
+        return self.executor.runner(part.dataset, part.population, self.sweep_id)
 
     def _grid(self, part: SweepSpec, lrs: tuple[float, ...]) -> Grid:
         return Grid(lrs, part.schedules, part.seeds, part.epochs)
@@ -185,9 +186,11 @@ class SweepRun:
         parts = flatten(self.spec)
         spec_json = json.dumps(asdict(self.spec), default=list)
         self.store.add_targets(self.spec.targets)
-        self.sweep_id = self.store.create_sweep(self.spec.name, spec_json)
+        self.sweep_id, resumed = self.store.start_sweep(self.spec.name, spec_json)
         self.total = sum(self.planned_runs(part) for part in parts)
         self.emit("start")
+        if resumed is not None:
+            self._log(f"resuming sweep {self.sweep_id} ({resumed}): only missing runs train")
         summary = SweepSummary(self.sweep_id, 0, 0.0)
         try:
             for part in parts:

@@ -25,12 +25,15 @@ from pathlib import Path
 
 import duckdb
 
+from store.owner import Owner
 from store.records import RunRecord
 
 SCHEMA_VERSION = 1
 DEFAULT_DB = "sparsest.duckdb"
 DB_ENV_VAR = "SPARSEST_DB"
-SWEEP_STATUSES = ("running", "done", "failed", "cancelled")
+SWEEP_STATUSES = ("running", "done", "failed", "cancelled", "interrupted")
+UNFINISHED_STATUSES = ("interrupted", "cancelled", "failed")
+"""Statuses of a sweep that a rerun of the same spec resumes (ResultsStore.start_sweep)."""
 
 RUN_COLUMNS: tuple[str, ...] = tuple(
     f.name for f in fields(RunRecord) if f.name not in ("mask", "weights")
@@ -72,6 +75,40 @@ def record_from_row(row: Sequence[object]) -> tuple[RunRecord, datetime]:
     """A RECORD_SELECT row as the RunRecord that was written, and when it was committed."""
     *values, finished_at = (tuple(v) if isinstance(v, list) else v for v in row)
     return RunRecord(*values), finished_at  # type: ignore[arg-type, return-value]
+
+
+def owner_key(sweep_id: int) -> str:
+    """The `meta` key that holds the process (store.owner.Owner) that last ran a sweep."""
+    return f"sweep:{sweep_id}:owner"
+
+
+_OWNER_JOIN = "LEFT JOIN meta o ON o.key = 'sweep:' || s.id || ':owner'"
+
+
+def _status(status: str, owner: str | None) -> str:
+    """A `running` sweep whose process is gone (as far as this host can tell) is
+    `interrupted`: it was killed before it could say so."""
+    if status == "running" and owner is not None:
+        found = Owner.from_json(owner)
+        if found is not None and found.is_gone():
+            return "interrupted"
+    return status
+
+
+def sweep_statuses(conn: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
+    """Every sweep's id and status, oldest first, a killed one as `interrupted`."""
+    rows = conn.execute(
+        f"SELECT s.id, s.status, o.value FROM sweeps s {_OWNER_JOIN} ORDER BY s.id"
+    ).fetchall()
+    return [(int(i), _status(status, owner)) for i, status, owner in rows]
+
+
+def _claim(conn: duckdb.DuckDBPyConnection, sweep_id: int) -> None:
+    """Record this process as the sweep's owner."""
+    conn.execute(
+        "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [owner_key(sweep_id), Owner.current().to_json()],
+    )
 
 
 def _utc_now() -> datetime:
@@ -318,38 +355,60 @@ class ResultsStore:
         return [found[key] for key in wanted if key in found]
 
     def create_sweep(self, name: str, spec_json: str, status: str = "running") -> int:
-        """Record a sweep (its spec as JSON text); returns its id for RunRecord.sweep_id."""
+        """Record a sweep (its spec as JSON text); returns its id for RunRecord.sweep_id.
+        A `running` sweep is owned by this process."""
         _check_status(status)
-        try:
-            json.loads(spec_json)
-        except ValueError as error:
-            raise StoreError(f"sweep spec is not valid JSON: {error}") from None
+        _check_json(spec_json)
         with self.transaction() as conn:
+            return _insert_sweep(conn, name, spec_json, status)
+
+    def start_sweep(self, name: str, spec_json: str) -> tuple[int, str | None]:
+        """Mark this process as running the sweep `name` with this spec: resume the newest
+        sweep of that name if it has this spec and did not finish (UNFINISHED_STATUSES),
+        else record a new one. Returns its id and the status it resumed from (None: new)."""
+        _check_json(spec_json)
+        spec = json.loads(spec_json)
+        with self.transaction() as conn:
+            gone = [i for i, status in sweep_statuses(conn) if status == "interrupted"]
+            if gone:  # make the killed sweeps read so in plain SQL too
+                conn.execute(
+                    "UPDATE sweeps SET status = 'interrupted' "
+                    "WHERE status = 'running' AND id IN (SELECT unnest(?::INTEGER[]))",
+                    [gone],
+                )
             row = conn.execute(
-                "INSERT INTO sweeps (name, spec, created, status) VALUES (?, ?, ?, ?) RETURNING id",
-                [name, spec_json, _utc_now(), status],
+                "SELECT id, spec::VARCHAR, status FROM sweeps WHERE name = ? "
+                "ORDER BY id DESC LIMIT 1",
+                [name],
             ).fetchone()
-        assert row is not None
-        return int(row[0])
+            if row is None or row[2] not in UNFINISHED_STATUSES or json.loads(row[1]) != spec:
+                return _insert_sweep(conn, name, spec_json, "running"), None
+            conn.execute("UPDATE sweeps SET status = 'running' WHERE id = ?", [row[0]])
+            _claim(conn, row[0])
+        return int(row[0]), str(row[2])
 
     def set_sweep_status(self, sweep_id: int, status: str) -> None:
+        """Set a sweep's status; `running` also makes this process its owner."""
         _check_status(status)
         with self.transaction() as conn:
             found = conn.execute(
                 "UPDATE sweeps SET status = ? WHERE id = ? RETURNING id", [status, sweep_id]
             ).fetchall()
+            if found and status == "running":
+                _claim(conn, sweep_id)
         if not found:
             raise StoreError(f"no sweep with id {sweep_id} in {self.path}")
 
     def list_sweeps(self) -> list[SweepRow]:
-        """Every sweep, oldest first, with how many runs each wrote."""
+        """Every sweep, oldest first, with how many runs each wrote. A `running` sweep
+        whose process this host can tell is gone reads as `interrupted`."""
         with self.read() as conn:
             rows = conn.execute(
-                "SELECT s.id, s.name, s.spec::VARCHAR, s.created, s.status, count(r.run_key) "
-                "FROM sweeps s LEFT JOIN runs r ON r.sweep_id = s.id "
+                "SELECT s.id, s.name, s.spec::VARCHAR, s.created, s.status, count(r.run_key), "
+                f"o.value FROM sweeps s LEFT JOIN runs r ON r.sweep_id = s.id {_OWNER_JOIN} "
                 "GROUP BY ALL ORDER BY s.id"
             ).fetchall()
-        return [SweepRow(*row) for row in rows]
+        return [SweepRow(i, n, sp, c, _status(st, o), runs) for i, n, sp, c, st, runs, o in rows]
 
     def targets(self) -> list[float]:
         """The accuracy targets the views report on (fractions), ascending."""
@@ -378,6 +437,24 @@ def _no_vacuum(conn: duckdb.DuckDBPyConnection) -> None:
     doubling), holding the file for seconds. Scans over many small row groups stay fast."""
     with contextlib.suppress(duckdb.Error):  # an older DuckDB without the setting
         conn.execute("SET max_vacuum_tasks = 0")
+
+
+def _insert_sweep(conn: duckdb.DuckDBPyConnection, name: str, spec_json: str, status: str) -> int:
+    row = conn.execute(
+        "INSERT INTO sweeps (name, spec, created, status) VALUES (?, ?, ?, ?) RETURNING id",
+        [name, spec_json, _utc_now(), status],
+    ).fetchone()
+    assert row is not None
+    if status == "running":
+        _claim(conn, row[0])
+    return int(row[0])
+
+
+def _check_json(spec_json: str) -> None:
+    try:
+        json.loads(spec_json)
+    except ValueError as error:
+        raise StoreError(f"sweep spec is not valid JSON: {error}") from None
 
 
 def _check_status(status: str) -> None:

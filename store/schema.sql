@@ -15,7 +15,7 @@ CREATE TABLE sweeps (
     name VARCHAR NOT NULL,
     spec JSON NOT NULL,
     created TIMESTAMP NOT NULL,  -- UTC
-    status VARCHAR NOT NULL
+    status VARCHAR NOT NULL  -- store/db.py SWEEP_STATUSES; owner in meta 'sweep:<id>:owner'
 );
 
 -- One row per trained model; the columns are store/records.py RunRecord's fields

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -35,6 +36,12 @@ MODE_KEYS = (
     ("inspector", "Model"),
     ("sql", "SQL"),
 )
+NOTIFY_SEVERITY: dict[str, SeverityLevel] = {
+    "done": "information",
+    "failed": "error",
+    "interrupted": "warning",
+}
+"""How a sweep this app runs is announced when it ends (a cancelled one is not)."""
 
 
 class SparsestApp(App[None]):
@@ -116,10 +123,10 @@ class SparsestApp(App[None]):
 
     def _sweep_changed(self, sweep: LiveSweep) -> None:
         self.screen.post_message(SweepUpdated(sweep))
-        if sweep.status in ("done", "failed") and sweep.key not in self._announced:
+        if sweep.status in NOTIFY_SEVERITY and sweep.key not in self._announced:
             self._announced.add(sweep.key)
             self.poll_store()
-            severity = "information" if sweep.status == "done" else "error"
+            severity = NOTIFY_SEVERITY[sweep.status]
             detail = f": {sweep.message}" if sweep.message else ""
             self.notify(f"sweep {sweep.name} {sweep.status}{detail}", severity=severity)
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from store.db import ResultsStore, StoreError
+from store.db import ResultsStore, StoreError, sweep_statuses
 
 DEFAULT_RUNNER: tuple[str, ...] = (sys.executable, "-m", "harness.cli", "run")
 """The command a sweep runs; the spec path and `--db PATH --progress jsonl` follow."""
@@ -32,7 +32,8 @@ LOG_LINES = 200
 @dataclass
 class LiveSweep:
     """A sweep this app started. key: local id; sweep_id: the store's, once announced.
-    status: starting | running | cancelling | done | failed | cancelled."""
+    status: starting | running | cancelling | done | failed | cancelled | interrupted
+    (killed by a signal it could not handle, e.g. SIGKILL)."""
 
     key: int
     name: str
@@ -109,7 +110,7 @@ class SweepManager:
 
     def prepare(self, name: str, spec_toml: str) -> LiveSweep:
         """Write the spec to a file and register the sweep (not yet started)."""
-        key = len(self.sweeps) + 1
+        key = max(self.sweeps, default=0) + 1
         path = self.spec_dir / f"{key:03d}-{name}.toml"
         path.write_text(spec_toml)
         sweep = LiveSweep(key, name, path)
@@ -151,8 +152,11 @@ class SweepManager:
             sweep.status = "cancelled"
         elif sweep.live:
             reason = next((line for line in reversed(stderr) if line.strip()), "")
-            sweep.status = "done" if code == 0 else "failed"
-            if code != 0:
+            sweep.status = "done" if code == 0 else "failed" if code > 0 else "interrupted"
+            if code < 0:
+                sweep.message = f"killed by {_signal_name(-code)}: rerun to resume"
+                sweep.note(sweep.message)
+            elif code != 0:
                 sweep.message = reason or f"the sweep exited with status {code}"
                 sweep.note(sweep.message)
         self.on_update(sweep)
@@ -173,7 +177,16 @@ class SweepManager:
                 if sweep.status == "cancelling":
                     event = {k: v for k, v in event.items() if k != "event"}
                 sweep.apply(event)
+                self._supersede(sweep)
                 self.on_update(sweep)
+
+    def _supersede(self, sweep: LiveSweep) -> None:
+        """A rerun that resumed a sweep this app ran before (same store id) replaces it."""
+        if sweep.sweep_id is None:
+            return
+        for key, other in list(self.sweeps.items()):
+            if other is not sweep and other.sweep_id == sweep.sweep_id and not other.live:
+                del self.sweeps[key]
 
     async def _read_stderr(self, process: asyncio.subprocess.Process, lines: list[str]) -> None:
         assert process.stderr is not None
@@ -244,13 +257,21 @@ def probe(store: ResultsStore) -> StoreVersion | str:
     try:
         with store.read() as conn:
             row = conn.execute(
-                "SELECT (SELECT count(*) FROM runs), (SELECT max(finished_at)::VARCHAR FROM runs), "
-                "(SELECT string_agg(id || status, ',' ORDER BY id) FROM sweeps)"
+                "SELECT (SELECT count(*) FROM runs), (SELECT max(finished_at)::VARCHAR FROM runs)"
             ).fetchone()
+            statuses = sweep_statuses(conn)  # a killed sweep turns `interrupted` unwritten
     except StoreError as error:
         return str(error)
     assert row is not None
-    return StoreVersion(int(row[0]), str(row[1]), str(row[2]))
+    sweeps = ",".join(f"{i}{status}" for i, status in statuses) if statuses else "None"
+    return StoreVersion(int(row[0]), str(row[1]), sweeps)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def one_line(error: BaseException) -> str:

@@ -98,6 +98,11 @@ def test_sweep_is_idempotent(tmp_path: Path) -> None:
     first = SweepRun(spec, store).run()
     keys = _keys(store.path)
     assert first.runs_done == len(keys) > 0
+    with duckdb.connect(str(store.path), read_only=True) as conn:
+        tagged = conn.execute("SELECT kind, count(*) FROM runs WHERE sweep_id = 1 GROUP BY kind")
+        assert dict(tagged.fetchall()).keys() == {"search-phase1", "search-phase2", "prune"}
+        untagged = conn.execute("SELECT count(*) FROM runs WHERE sweep_id IS DISTINCT FROM 1")
+        assert untagged.fetchone() == (0,)
     SweepRun(spec, store).run()
     assert _keys(store.path) == keys
     statuses = [s.status for s in store.list_sweeps()]
@@ -126,7 +131,11 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path: Path) -> N
     partial = _keys(db)
     assert 0 < len(partial) < len(expected)
     assert set(partial) <= set(expected)
+    store = ResultsStore(db)
+    assert [(s.id, s.status) for s in store.list_sweeps()] == [(1, "interrupted")]
 
     rerun = subprocess.run(command, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
+    assert "resuming sweep 1 (interrupted)" in rerun.stdout
     assert _keys(db) == expected
+    assert [(s.id, s.status) for s in store.list_sweeps()] == [(1, "done")]
