@@ -23,8 +23,9 @@ import torch
 
 from harness.data import Dataset, load_dataset
 from harness.engines.base import Engine, SGDConfig, TrainState, make_engine
-from harness.population import SCHEDULES, Population
+from harness.population import Population
 from harness.reference import build_mlp, train_reference
+from harness.schedules import SCHEDULES
 from harness.trainer import train
 
 LEARNING_RATES = (0.05, 0.1, 0.2)

@@ -1,10 +1,13 @@
 """The `sparsest` command line (Typer). Commands live in harness/commands/, one module
 per group, each with `register(app)`; this module only assembles them and turns the
-errors users can cause into one-line messages."""
+errors users can cause into one-line messages. Command modules import torch, numba and
+the heavy harness modules inside the commands, so `--help` and the store's commands
+start quickly."""
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
 
@@ -25,6 +28,15 @@ COMMAND_MODULES = (
     "datasets",
 )
 
+
+def flowing(doc: str) -> str:
+    """A docstring's hard-wrapped lines joined into flowing paragraphs, as Typer's rich help
+    (which keeps single newlines) should show them. Blank lines and click's \\b verbatim
+    paragraphs are kept; text after \\f is dropped, as Typer drops it."""
+    paragraphs = inspect.cleandoc(doc).partition("\f")[0].split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
+
+
 app = typer.Typer(
     name="sparsest",
     help="How close do pruning algorithms get to the sparsest network? "
@@ -36,6 +48,9 @@ app = typer.Typer(
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"harness.commands.{_name}").register(app)
+for _info in app.registered_commands:
+    if _info.help is None and _info.callback is not None and _info.callback.__doc__:
+        _info.help = flowing(_info.callback.__doc__)
 
 
 def main() -> None:

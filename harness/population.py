@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-SCHEDULES: tuple[str, ...] = ("cosine", "multistep", "constant")
+from harness.schedules import SCHEDULES
 
 
 def schedule_code(name: str) -> int:

@@ -46,7 +46,8 @@ from harness.data import DATASETS, Split, load_split
 from harness.engines.base import SGDConfig
 from harness.errors import UserError
 from harness.evaluation import evaluate
-from harness.population import SCHEDULES, Population
+from harness.population import Population
+from harness.schedules import SCHEDULES
 from harness.search import fixed_network, resolve_engine, sub_network
 from harness.session import TrainingSession
 from harness.sinks import MemorySink, ResultSink

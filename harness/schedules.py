@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from harness.population import SCHEDULES
+SCHEDULES: tuple[str, ...] = ("cosine", "multistep", "constant")
+"""The schedule names; a population stores each model's as an index into this tuple."""
 
 
 def multistep_milestones(epochs: int) -> tuple[int, int]:

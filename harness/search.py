@@ -41,8 +41,8 @@ from harness.masks import (
     pack_network_mask,
 )
 from harness.orders import epoch_orders
-from harness.population import SCHEDULES, Population, default_linear_init, schedule_code
-from harness.schedules import epoch_learning_rates
+from harness.population import Population, default_linear_init, schedule_code
+from harness.schedules import SCHEDULES, epoch_learning_rates
 from harness.session import TrainingSession
 from harness.sinks import ReadableSink, ResultSink
 from harness.spec import RunSpec

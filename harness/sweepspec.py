@@ -21,7 +21,7 @@ else:  # pragma: no cover
 
 from harness.data import DATASETS
 from harness.errors import UserError
-from harness.population import SCHEDULES
+from harness.schedules import SCHEDULES
 
 
 @dataclass(frozen=True)

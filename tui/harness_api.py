@@ -78,7 +78,7 @@ def load_info() -> HarnessInfo:
         from harness.data import DATASETS
 
         try:
-            from harness.population import SCHEDULES
+            from harness.schedules import SCHEDULES
 
             schedules = tuple(SCHEDULES)
         except Exception:

@@ -6,12 +6,10 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.data import DATASETS, UnknownDatasetError, load_dataset
 from harness.errors import UserError
 
 
@@ -23,6 +21,10 @@ def datasets(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the datasets (name, points, classes) or export one."""
+    import numpy as np
+
+    from harness.data import DATASETS, UnknownDatasetError, load_dataset
+
     if export is not None:
         name, out = export
         try:

@@ -11,16 +11,6 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.errors import UserError
-from harness.inspect import (
-    BoundaryPicture,
-    dataset_points,
-    details,
-    model_view,
-    network_text,
-    pixels,
-)
-from store import queries
-from store.db import ResultsStore, StoreError
 
 DbOption = Annotated[
     Path | None,
@@ -37,6 +27,17 @@ def show(
 ) -> None:
     """One model: hyper-parameters, metrics, its masks with connectivity, and its decision
     boundary over the input plane with the data points."""
+    from harness.inspect import (
+        BoundaryPicture,
+        dataset_points,
+        details,
+        model_view,
+        network_text,
+        pixels,
+    )
+    from store import queries
+    from store.db import ResultsStore, StoreError
+
     try:
         stored = queries.run(ResultsStore(db), run_key)
     except StoreError as error:
@@ -94,6 +95,9 @@ def plot(
     """Best accuracy reachable with at most N weights, one curve per algorithm, with the
     search's optimal frontier (black) and the accuracy targets (dashed)."""
     import matplotlib
+
+    from store import queries
+    from store.db import ResultsStore, StoreError
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
 from harness.errors import UserError
 
 if TYPE_CHECKING:
     import torch
+    from rich.progress import Progress
 
 T = TypeVar("T")
 
@@ -41,6 +40,8 @@ def resolve_device(name: str) -> torch.device:
 
 def progress_bar(label: str, disable: bool) -> Progress:
     """The transient bar long commands show (hidden under --json)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     return Progress(
         TextColumn(label),
         BarColumn(),

@@ -10,10 +10,10 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
-from harness.sweepspec import load_spec, preset_names, preset_text
-
 
 def _describe(name: str) -> str:
+    from harness.sweepspec import preset_text
+
     text = preset_text(name)
     comments = [line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")]
     return " ".join(comments)
@@ -24,12 +24,14 @@ def presets(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the presets that `sparsest run NAME` runs (copy one with --show to edit it)."""
+    from harness.sweepspec import load_spec, preset_names, preset_text
+
     if show is not None:
         text = preset_text(show)
         if as_json:
             typer.echo(json.dumps({"name": show, "toml": text}))
         else:
-            Console().print(Syntax(text, "toml"))
+            Console().print(Syntax(text, "toml", word_wrap=True))
         return
     rows = []
     for name in preset_names():

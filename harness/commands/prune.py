@@ -6,20 +6,22 @@ import json
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import torch
 import typer
-from rich import box
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
-from harness import prune
 from harness.commands.options import parse_list, progress_bar, resolve_device
+from harness.commands.tables import compact_table, fit
 from harness.errors import UserError
-from harness.prune import PruneGrid, PruneProgress, expand_grid, run_grid
-from harness.sinks import MemorySink, ResultSink
-from store.records import RunRecord
+
+if TYPE_CHECKING:
+    import torch
+
+    from harness.prune import PruneGrid, PruneProgress
+    from harness.sinks import ResultSink
+    from store.records import RunRecord
 
 ENGINES = ("auto", "torch", "numba")
 
@@ -41,7 +43,9 @@ def parse_widths(text: str, depth: int = 3) -> list[tuple[int, ...]]:
 
 
 def parse_algorithms(text: str) -> list[str]:
-    classes = prune.algorithm_classes()
+    from harness.prune import algorithm_classes
+
+    classes = algorithm_classes()
     names = parse_list(text, str, "--algorithm")
     if names == ["all"]:
         return list(classes)
@@ -77,27 +81,27 @@ def _width_label(widths: list[int]) -> str:
     return str(widths[0]) if len(set(widths)) == 1 else "x".join(map(str, widths))
 
 
+PRUNE_CAPTION = (
+    "target: the weight nnz asked for; nnz: weights kept; eff nnz: effective weights, "
+    "those on an input-to-output path"
+)
+
+
 def _print_table(rows: list[dict[str, Any]], epochs: int) -> None:
     seeds = len({r["seed"] for r in rows}) > 1
-    table = Table(
+    table = compact_table(
+        "algorithm", "width", "target", "nnz", "eff nnz", "accuracy", "lr", "schedule",
+        *(["seed"] if seeds else []),
         title=f"pruning runs, {epochs} epochs",
-        box=box.SIMPLE_HEAD,
-        collapse_padding=True,
-        pad_edge=False,
-    )
-    longest = max((len(r["algorithm"]) for r in rows), default=9)
-    table.add_column("algorithm", min_width=longest, no_wrap=True)
-    for header in ["width", "target\nnnz", "achieved\nnnz", "effective\nnnz", "accuracy"]:
-        table.add_column(header)
-    for header in ["lr", "schedule", *(["seed"] if seeds else [])]:
-        table.add_column(header)
+        caption=PRUNE_CAPTION,
+    )  # fmt: skip
     for r in rows:
         accuracy = "diverged" if r["diverged"] else f"{r['accuracy']:.4f}"
         cells = [r["algorithm"], _width_label(r["width"]), str(r["target_nnz"])]
         cells += [str(r["achieved_nnz"]), str(r["effective_nnz"]), accuracy]
         cells += [f"{r['lr']:g}", r["schedule"], *([str(r["seed"])] if seeds else [])]
         table.add_row(*cells)
-    Console().print(table)
+    Console().print(fit(table))
 
 
 def _run(
@@ -109,6 +113,8 @@ def _run(
     progress: Callable[[PruneProgress], None],
 ) -> list[RunRecord]:
     """Run the grid; with a store, every run of the grid (done before or now) comes back."""
+    from harness.prune import expand_grid, run_grid
+
     from_store = hasattr(sink, "read_runs")
     errors: tuple[type[Exception], ...] = (ValueError,)
     if from_store:
@@ -163,6 +169,9 @@ def prune_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
 ) -> None:
     """Prune and train every algorithm x width x nnz x lr x schedule x seed; print each run."""
+    from harness.prune import PruneGrid
+    from harness.sinks import MemorySink
+
     if engine not in ENGINES:
         raise UserError(f"unknown engine {engine!r}; choose auto, torch or numba")
     schedule_list = parse_list(schedules, str, "--schedules")
@@ -205,6 +214,7 @@ def algorithms_command(
 ) -> None:
     """List the pruning algorithms: name, paper, summary and hyper-parameters."""
     from algorithms.hparams import describe
+    from harness.prune import algorithm_classes
 
     rows = [
         {
@@ -216,15 +226,17 @@ def algorithms_command(
                 for n, t, d, h in describe(cls.Params)
             ],
         }
-        for name, cls in prune.algorithm_classes().items()
+        for name, cls in algorithm_classes().items()
     ]
     if as_json:
         typer.echo(json.dumps(rows))
         return
-    table = Table("name", "summary", "hyper-parameters (defaults)", "paper", title="algorithms")
+    table = compact_table("name", "what it does", "hyper-parameters", title="algorithms")
     for r in rows:
-        params = ", ".join(f"{p['name']}={p['default']}" for p in r["hparams"]) or "-"
-        table.add_row(r["name"], r["summary"], params, r["paper"])
+        params = "\n".join(f"{p['name']}={p['default']}" for p in r["hparams"]) or "-"
+        about = f"{escape(r['summary'])}\n[dim]{escape(r['paper'])}[/dim]"
+        table.add_row(r["name"], about, params, end_section=True)
+    table = fit(table, prose=["what it does"])
     Console().print(table)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,9 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from harness.commands.store_cmds import leaderboard
 from harness.errors import UserError
-from harness.sweep import SweepEvent, SweepRun
-from harness.sweepspec import load_spec
-from store.db import ResultsStore, StoreError
+
+if TYPE_CHECKING:
+    from harness.sweep import SweepEvent
 
 
 class ProgressStyle(str, Enum):
@@ -44,6 +44,10 @@ def run(
 ) -> None:
     """Run a sweep: expand the spec into runs, train them in populations, write every
     result to the store. Rerunning an interrupted sweep finishes only what is missing."""
+    from harness.sweep import SweepRun
+    from harness.sweepspec import load_spec
+    from store.db import ResultsStore, StoreError
+
     sweep_spec = load_spec(spec)
     if device is not None:
         from dataclasses import replace

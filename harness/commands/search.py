@@ -7,35 +7,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from harness.commands.options import parse_list, resolve_device
-from harness.data import DATASETS
+from harness.commands.tables import compact_table, fit
 from harness.errors import UserError
-from harness.masks import SYMMETRIES
-from harness.population import SCHEDULES
-from harness.search import (
-    INIT_MODES,
-    Grid,
-    Phase1Config,
-    Phase1Result,
-    Phase2Config,
-    Phase2Result,
-    Plan,
-    Runner,
-    check_targets,
-    plan_phase1,
-    plan_phase2,
-    run_phase1,
-    run_phase2,
-)
-from harness.sinks import ResultSink
-from store.db import ResultsStore, StoreError
+
+if TYPE_CHECKING:
+    from harness.search import Phase1Result, Phase2Result, Plan
+    from harness.sinks import ResultSink
 
 PAPER_STRUCTURE = (3, 3, 3)
 
@@ -63,6 +47,8 @@ def _structure(text: str | None) -> tuple[int, ...] | None:
 def _open_sink(db: Path | None) -> Iterator[ResultSink]:
     """The results store at --db (else $SPARSEST_DB, else ./sparsest.duckdb); its
     errors become one-line UserErrors."""
+    from store.db import ResultsStore, StoreError
+
     try:
         yield ResultsStore(db)
     except StoreError as error:
@@ -121,42 +107,57 @@ def _phase2_json(result: Phase2Result) -> dict[str, object]:
 
 
 def _print_phase1(console: Console, result: Phase1Result) -> None:
-    table = Table(
-        "target", "structure", "params", "weight nnz", "accuracy", "lr", "schedule", "seed",
+    table = compact_table(
+        "target", "structure", "params", "nnz", "accuracy", "lr", "schedule", "seed",
         title="phase 1: minimal structures",
+        caption="structure: the dense structure with the fewest parameters reaching the "
+        "target; nnz: its weights",
     )  # fmt: skip
     for row in map(lambda m: m.as_json(), result.minimal):
         if row["structure"] is None:
-            table.add_row(f"{row['target']:g}", "not reached", *[""] * 6)
+            table.add_row(f"{row['target']:g}", "not reached", *["-"] * 6)
             continue
         table.add_row(
             f"{row['target']:g}", ",".join(map(str, row["structure"])), str(row["params"]),
             str(row["weight_nnz"]), f"{row['accuracy']:.4f}", f"{row['lr']:g}",
             str(row["schedule"]), str(row["seed"]),
         )  # fmt: skip
-    console.print(table)
+    console.print(fit(table))
+
+
+PHASE2_CAPTION = (
+    "nnz: fewest weights of a mask reaching the target; params: its weights and biases; "
+    "seeds: that mask's seeds reaching the target, of seeds"
+)
 
 
 def _print_phase2(console: Console, result: Phase2Result) -> None:
     structure = ",".join(map(str, result.plan.structure or ()))
-    table = Table(
-        "target", "weight nnz", "model nnz", "accuracy", "lr", "schedule", "seed",
-        "seeds reached", "run key", title=f"phase 2 on {structure}: frontier",
+    table = compact_table(
+        "target", "nnz", "params", "acc", "lr", "schedule", "seed", "seeds", "run key",
+        title=f"phase 2 on {structure}: frontier",
+        caption=PHASE2_CAPTION,
     )  # fmt: skip
     for row in (f.as_json() for f in result.frontier):
         if row["run_key"] is None:
-            table.add_row(f"{row['target']:g}", "not reached", *[""] * 7)
+            table.add_row(f"{row['target']:g}", *["-"] * 7, "not reached")
             continue
         table.add_row(
             f"{row['target']:g}", str(row["weight_nnz"]), str(row["model_nnz"]),
             f"{row['accuracy']:.4f}", f"{row['lr']:g}", str(row["schedule"]), str(row["seed"]),
             f"{row['seeds_reached']}/{row['seeds']}", str(row["run_key"]),
         )  # fmt: skip
-    console.print(table)
-    curve = Table("weight nnz", "best accuracy", "frontier", title="best accuracy per weight nnz")
+    console.print(fit(table))
+    curve = compact_table(
+        "nnz",
+        "best acc",
+        "frontier",
+        title="best accuracy per weight nnz",
+        caption="frontier *: no sparser mask does as well",
+    )
     for point in result.pareto:
         curve.add_row(str(point.weight_nnz), f"{point.accuracy:.4f}", "*" * point.on_frontier)
-    console.print(curve)
+    console.print(fit(curve))
 
 
 def search(
@@ -192,6 +193,22 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Train every structure (phase 1) and every mask of the minimal one (phase 2)."""
+    from harness.data import DATASETS
+    from harness.masks import SYMMETRIES
+    from harness.schedules import SCHEDULES
+    from harness.search import (
+        INIT_MODES,
+        Grid,
+        Phase1Config,
+        Phase2Config,
+        Runner,
+        check_targets,
+        plan_phase1,
+        plan_phase2,
+        run_phase1,
+        run_phase2,
+    )
+
     if phase not in ("1", "2", "both"):
         raise UserError(f"--phase: choose 1, 2 or both, got {phase!r}")
     if max_width < 1:

@@ -10,19 +10,25 @@ import csv
 import json
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from harness.commands.tables import compact_table, fit
 from harness.errors import UserError
-from store import queries
-from store.db import ResultsStore, StoreError
+
+if TYPE_CHECKING:
+    from store.db import ResultsStore
+    from store.queries import FrontierRow, LeaderboardRow, ParetoRow, StructureRow
+
+T = TypeVar("T")
 
 DbOption = Annotated[
     Path | None,
@@ -66,6 +72,22 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def _read(db: Path | None, query: Callable[[ResultsStore], T]) -> tuple[ResultsStore, T]:
+    """Run `query` on the store at `db` (duckdb loads here, not at startup); a StoreError
+    becomes a one-line UserError."""
+    from store.db import ResultsStore, StoreError
+
+    store = ResultsStore(db)
+    try:
+        return store, query(store)
+    except StoreError as error:
+        raise UserError(str(error)) from None
+
+
+def _target(target: float) -> str:
+    return f"{target * 100:g}%"
+
+
 def _check_target(target: float | None) -> None:
     if target is not None and not 0 < target <= 1:
         raise UserError(f"--target is a fraction in (0, 1] (0.95 for 95%), got {target:g}")
@@ -88,6 +110,8 @@ def sql(
     Tables: runs, masks, sweeps, targets. Views: frontier, leaderboard, pareto,
     minimal_structure. `--schema` lists their columns.
     """
+    from store import queries
+
     if schema:
         typer.echo(queries.schema_text())
         return
@@ -95,10 +119,8 @@ def sql(
         raise UserError("give a query (or --schema to list the tables)")
     if as_csv and as_json:
         raise UserError("choose one of --csv and --json")
-    try:
-        columns, rows = queries.sql(ResultsStore(db), query)
-    except StoreError as error:
-        raise UserError(str(error)) from None
+    text = query
+    _, (columns, rows) = _read(db, lambda store: queries.sql(store, text))
     if as_json:
         _echo_json([dict(zip(columns, row, strict=True)) for row in rows])
     elif as_csv:
@@ -132,17 +154,30 @@ def export(
     db: DbOption = None,
 ) -> None:
     """Export the runs (or a table, view or query) with DuckDB's own COPY."""
+    from store import queries
+
     if fmt is None:
         fmt = out.suffix.lstrip(".").lower()
         if fmt not in queries.EXPORT_FORMATS:
             raise UserError(f"cannot tell the format of {out}: pass --format parquet|csv|json")
     if fmt not in queries.EXPORT_FORMATS:
         raise UserError(f"--format {fmt!r}: choose {', '.join(queries.EXPORT_FORMATS)}")
-    try:
-        count = queries.export(ResultsStore(db), out, fmt, query)
-    except StoreError as error:
-        raise UserError(str(error)) from None
+    chosen = fmt
+    _, count = _read(db, lambda store: queries.export(store, out, chosen, query))
     typer.echo(f"wrote {count} rows to {out} ({fmt})")
+
+
+LEADERBOARD_CAPTION = (
+    "nnz: fewest weights of a run reaching the target; frontier: the search's fewest; "
+    "gap: nnz / frontier; best acc: that run's accuracy (where none reached, the best "
+    "run's); eff nnz: its weights on an input-to-output path; reached: runs reaching the "
+    "target, of runs"
+)
+GAP_NOTE = (
+    "* gap < 1: this algorithm found a sparser network than the search trained; the "
+    "frontier is the best the search found, so the search was not exhaustive for that "
+    "target (a preset may restrict phase 2)"
+)
 
 
 def leaderboard(
@@ -162,49 +197,64 @@ def leaderboard(
 ) -> None:
     """The fewest weights each pruning algorithm needs per accuracy target, and the gap.
 
-    gap_ratio = weight_nnz / frontier_weight_nnz, the search's optimum.
+    gap (gap_ratio in --json) = weight nnz / the frontier's, the fewest weights the search
+    found; below 1, the search was not exhaustive for that target.
     """
+    from store import queries
+
     _check_target(target)
     if init is not None and init not in ("random", "fixed"):
         raise UserError(f"--init {init!r}: choose random or fixed")
     if width is not None and width < 1:
         raise UserError(f"--width is a positive integer, got {width}")
-    store = ResultsStore(db)
-    try:
-        rows = queries.leaderboard(
+    store, rows = _read(
+        db,
+        lambda store: queries.leaderboard(
             store, target=target, width=width, init_mode=init, dataset=dataset
-        )
-    except StoreError as error:
-        raise UserError(str(error)) from None
+        ),
+    )
     if as_json:
         _echo_json([asdict(row) for row in rows])
         return
     if not rows:
         typer.echo(f"no pruning runs in {store.path} match")
         return
-    datasets = sorted({row.dataset for row in rows})
-    title = "fewest weights reaching each accuracy target"
-    columns = ["target", "algorithm", "weight_nnz", "frontier_weight_nnz", "gap_ratio"]
-    columns += ["best_accuracy", "effective_nnz", "reached", "runs"]
-    table = Table(
-        *(["dataset"] if len(datasets) > 1 else []),
-        *columns,
-        title=f"{title} ({', '.join(datasets)})",
-    )
+    console = Console()
+    for name in sorted({row.dataset for row in rows}):
+        chosen = [row for row in rows if row.dataset == name]
+        console.print(_leaderboard_table(name, chosen))
+        if any(row.gap_ratio is not None and row.gap_ratio < 1 for row in chosen):
+            console.print(GAP_NOTE, style="dim")
+
+
+def _leaderboard_table(dataset: str, rows: list[LeaderboardRow]) -> Table:
+    table = compact_table(
+        "target", "algorithm", "nnz", "frontier", "gap", "best acc", "eff nnz", "reached", "runs",
+        title=f"fewest weights reaching each accuracy target ({dataset})",
+        caption=LEADERBOARD_CAPTION,
+    )  # fmt: skip
     for row in rows:
+        gap = row.gap_ratio
         table.add_row(
-            *([row.dataset] if len(datasets) > 1 else []),
-            f"{row.target:.2%}",
+            _target(row.target),
             row.algorithm,
             _fmt(row.weight_nnz),
             _fmt(row.frontier_weight_nnz),
-            "-" if row.gap_ratio is None else f"{row.gap_ratio:.2f}x",
+            "-" if gap is None else f"{gap:.2f}x" + ("*" if gap < 1 else ""),
             _fmt(row.best_accuracy),
             _fmt(row.effective_nnz),
             str(row.reached),
             str(row.runs),
         )
-    Console().print(table)
+    return fit(table)
+
+
+FRONTIER_CAPTION = (
+    "nnz: fewest weights of any searched network reaching the target; acc, widths, phase, "
+    "run key: that network's; reached: search runs reaching the target; min structure: "
+    "phase 1's smallest dense structure reaching it (its parameters). Pareto curve: the "
+    "search's best accuracy at each weight nnz that beats every smaller nnz"
+)
 
 
 def frontier(
@@ -217,13 +267,16 @@ def frontier(
     Frontier: the fewest weights of any searched network reaching each target.
     Pareto curve: the best accuracy at each weight nnz, where it beats every smaller nnz.
     """
-    store = ResultsStore(db)
-    try:
-        front = queries.frontier(store, dataset=dataset)
-        curve = queries.pareto(store, algorithm="search", dataset=dataset, front_only=True)
-        structures = queries.minimal_structure(store, dataset=dataset)
-    except StoreError as error:
-        raise UserError(str(error)) from None
+    from store import queries
+
+    store, (front, curve, structures) = _read(
+        db,
+        lambda store: (
+            queries.frontier(store, dataset=dataset),
+            queries.pareto(store, algorithm="search", dataset=dataset, front_only=True),
+            queries.minimal_structure(store, dataset=dataset),
+        ),
+    )
     if as_json:
         _echo_json(
             {
@@ -237,39 +290,39 @@ def frontier(
         typer.echo(f"no search runs in {store.path}")
         return
     console = Console()
-    table = Table(
-        "dataset",
-        "target",
-        "weight_nnz",
-        "accuracy",
-        "widths",
-        "kind",
-        "run_key",
-        "reached",
-        "minimal structure",
-        title="optimal frontier",
-    )
-    minimal = {(s.dataset, s.target): s for s in structures}
-    for row in front:
-        structure = minimal.get((row.dataset, row.target))
+    for name in sorted({row.dataset for row in front}):
+        minimal = [s for s in structures if s.dataset == name]
+        console.print(_frontier_table(name, [r for r in front if r.dataset == name], minimal))
+        console.print(_pareto_table(name, [p for p in curve if p.dataset == name]))
+
+
+def _frontier_table(dataset: str, rows: list[FrontierRow], structures: list[StructureRow]) -> Table:
+    table = compact_table(
+        "target", "nnz", "acc", "widths", "phase", "run key", "reached", "min structure",
+        title=f"optimal frontier ({dataset})",
+        caption=FRONTIER_CAPTION,
+    )  # fmt: skip
+    minimal = {s.target: s for s in structures}
+    for row in rows:
+        structure = minimal.get(row.target)
         table.add_row(
-            row.dataset,
-            f"{row.target:.2%}",
+            _target(row.target),
             _fmt(row.weight_nnz),
             _fmt(row.accuracy),
             _fmt(row.widths),
-            _fmt(row.kind),
+            _fmt(row.kind).removeprefix("search-phase"),
             _fmt(row.run_key),
             str(row.reached),
             "-" if structure is None else f"{_fmt(structure.widths)} ({structure.model_nnz})",
         )
-    console.print(table)
-    pareto_table = Table("dataset", "weight_nnz", "best_accuracy", "runs", title="Pareto curve")
-    for point in curve:
-        pareto_table.add_row(
-            point.dataset, str(point.weight_nnz), _fmt(point.best_accuracy), str(point.runs)
-        )
-    console.print(pareto_table)
+    return fit(table)
+
+
+def _pareto_table(dataset: str, points: list[ParetoRow]) -> Table:
+    table = compact_table("nnz", "best acc", "runs", title=f"Pareto curve ({dataset})")
+    for point in points:
+        table.add_row(str(point.weight_nnz), _fmt(point.best_accuracy), str(point.runs))
+    return fit(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,12 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.commands.options import parse_list, progress_bar, resolve_device
-from harness.data import UnknownDatasetError, load_split
-from harness.engines.base import SGDConfig, TrainState, make_engine
 from harness.errors import UserError
-from harness.evaluation import evaluate
-from harness.population import SCHEDULES, Population
-from harness.trainer import train
 
 
 def train_command(
@@ -38,6 +33,13 @@ def train_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Train dense MLPs over an lr x schedule x seed grid, all at once, and print accuracies."""
+    from harness.data import UnknownDatasetError, load_split
+    from harness.engines.base import SGDConfig, TrainState, make_engine
+    from harness.evaluation import evaluate
+    from harness.population import Population
+    from harness.schedules import SCHEDULES
+    from harness.trainer import train
+
     hidden = parse_list(widths, int, "--widths")
     if any(w < 1 for w in hidden):
         raise UserError(f"--widths: every width must be at least 1, got {widths}")

@@ -14,8 +14,9 @@ from harness.engines.numba_engine import NumbaEngine, choose_kernel
 from harness.engines.torch_engine import TorchEngine
 from harness.evaluation import evaluate
 from harness.orders import epoch_orders
-from harness.population import SCHEDULES, Population
+from harness.population import Population
 from harness.reference import build_mlp, train_reference
+from harness.schedules import SCHEDULES
 from harness.trainer import train
 
 DATA = cubist_spiral(points_per_arm=1000)
