@@ -21,7 +21,7 @@ magnitude-after trains dense, then fine-tunes as long)."""
 
 DEFAULT_MODEL_EPOCHS_PER_S = 2000.0
 """Model-epochs per second when neither the store nor a calibration says better.
-harness.search.measure_throughput on a 2-core CPU (numba engine, 512 models on
+harness.search.throughput.measure_throughput on a 2-core CPU (numba engine, 512 models on
 cubist-spiral) gave 9,300 for 2-3-3-3-1, 2,100 for 8-wide and 1,150 for 16-wide; a
 648-run pruning sweep over widths 3-8 ran at about 1,600. Override with
 make_app(throughput=...)."""
@@ -155,9 +155,10 @@ def measured_throughput(store: ResultsStore, dataset: str) -> tuple[float, int] 
 
 def calibrate(dataset: str, device: str, population: int) -> float:
     """Model-epochs per second of `population` CALIBRATION_SHAPE models, timed over a few
-    steps (harness.search.measure_throughput); about a second on a CPU."""
+    steps (harness.search.throughput.measure_throughput); about a second on a CPU."""
     from harness.data import load_dataset
-    from harness.search import Runner, measure_throughput
+    from harness.search.config import Runner
+    from harness.search.throughput import measure_throughput
 
     if device == "auto":
         import torch

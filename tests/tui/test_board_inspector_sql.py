@@ -118,3 +118,17 @@ async def test_a_failing_worker_becomes_one_notification(
         assert note.title == "leaderboard failed" and note.severity == "error"
         await pilot.press("f2")  # the app goes on
         await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 2)
+
+
+def test_a_gap_below_one_is_marked_not_celebrated() -> None:
+    """A pruned network sparser than the search's best means the search was not
+    exhaustive there: the cell is starred and not styled as a win."""
+    from store.queries import LeaderboardRow
+    from tui.screens.leaderboard import _cell
+
+    def row(gap: float) -> LeaderboardRow:
+        return LeaderboardRow("imp", 0.95, 20, 21, gap, 0.96, 20, "k", 3, 10, "cubist-spiral")
+
+    below, above = _cell(row(20 / 21), "gap_ratio"), _cell(row(33 / 21), "gap_ratio")
+    assert below.plain == "0.95×*" and "green" not in str(below.style)
+    assert above.plain == "1.57×"

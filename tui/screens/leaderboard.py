@@ -46,7 +46,9 @@ def _cell(row: LeaderboardRow, name: str) -> Text | str:
     if name == "best_accuracy":
         return Text(f"{value:.2%}", justify="right")
     if name == "gap_ratio":
-        style = "bold green" if value <= 1.0 else "yellow" if value < 1.5 else "red"
+        if value < 1.0:  # sparser than the search's best: the search was not exhaustive there
+            return Text(f"{value:.2f}×*", style="magenta", justify="right")
+        style = "bold green" if value == 1.0 else "yellow" if value < 1.5 else "red"
         return Text(f"{value:.2f}×", style=style, justify="right")
     if isinstance(value, int):
         return Text(f"{value:,}", justify="right")
@@ -133,6 +135,8 @@ class LeaderboardScreen(SparsestScreen):
         status = f"{len({r.algorithm for r in data.rows})} algorithms, {pruned:,} pruning runs"
         if not data.rows:
             status = "no pruning runs yet: build a sweep with F1"
+        if any(r.gap_ratio is not None and r.gap_ratio < 1.0 for r in data.rows):
+            status += " · *gap < 1: sparser than anything the search trained"
         self.query_one("#board-status", Static).update(
             status + " · enter: inspect the winning run · s: sort · r: reverse · p: plot"
         )
