@@ -120,7 +120,7 @@ async def test_a_failing_worker_becomes_one_notification(
         await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 2)
 
 
-def test_a_gap_below_one_is_marked_not_celebrated() -> None:
+async def test_a_gap_below_one_is_marked_not_celebrated() -> None:
     """A pruned network sparser than the search's best means the search was not
     exhaustive there: the cell is starred and not styled as a win."""
     from store.queries import LeaderboardRow
