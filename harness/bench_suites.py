@@ -1,6 +1,6 @@
 """The phase-2 search and pruning benchmarks, and the registry of every suite.
 
-`search`: phase 2 (harness.search) on one structure, (3, 3, 3) by default: the first
+`search`: phase 2 (harness.search.phases) on one structure, (3, 3, 3) by default: the first
 `population` masks of its enumeration at one lr and schedule, trained as one population
 by `train_runs` with the `auto` engine (numba on the CPU) for `epochs` epochs, and timed
 end to end (population built, trained, evaluated, recorded). Progress timestamps split
@@ -38,18 +38,11 @@ from harness.bench import (
     torch_threads,
 )
 from harness.data import Dataset, load_dataset, load_split
-from harness.engines.base import SGDConfig
+from harness.engines.base import SGDConfig, resolve_engine
 from harness.prune import PruneGrid, PruneRun, algorithm_classes, build_population, expand_grid
-from harness.search import (
-    Grid,
-    Phase2Config,
-    Runner,
-    phase2_masks,
-    phase2_runs,
-    plan_phase2,
-    resolve_engine,
-    train_runs,
-)
+from harness.search.config import Grid, Phase2Config, Runner
+from harness.search.phases import phase2_masks, phase2_runs, plan_phase2
+from harness.search.runs import train_runs
 from harness.session import TrainingSession
 
 PAPER_EPOCHS = 50

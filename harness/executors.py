@@ -13,7 +13,7 @@ from typing import Protocol
 import torch
 
 from harness.prune import PruneGrid, PruneProgress, run_grid
-from harness.search import Runner
+from harness.search.config import Runner
 from harness.sinks import ResultSink
 from store.records import RunRecord
 

@@ -8,7 +8,7 @@ Results go to a sink (`write_runs`, `done_keys`: the DuckDB store or `MemorySink
 the sink already has are skipped, so a rerun finishes only what is missing.
 
 Init modes. `random`: model m is the default nn.Linear init from its run seed. `fixed`:
-the study's fixed initialisation, cut exactly as the search cuts it (harness.search): one
+the study's fixed initialisation, cut exactly as the search cuts it (harness.initialisation): one
 seeded network `fixed_width` wide in every hidden layer whose first d neurons per layer
 form the structure; its seed is the run seed, or `fixed_init_seed` for every run (the
 init of the search's winning run). Both are part of the run key (hparams `fixed_width`,
@@ -43,12 +43,12 @@ from algorithms.base import HyperParameters
 from algorithms.connectivity import connectivity, path_minimum, total_weights
 from algorithms.hparams import HyperParameterError, non_default, parse_hparams
 from harness.data import DATASETS, Split, load_split
-from harness.engines.base import SGDConfig
+from harness.engines.base import SGDConfig, resolve_engine
 from harness.errors import UserError
 from harness.evaluation import evaluate
+from harness.initialisation import fixed_network, sub_network
 from harness.population import Population
 from harness.schedules import SCHEDULES
-from harness.search import fixed_network, resolve_engine, sub_network
 from harness.session import TrainingSession
 from harness.sinks import MemorySink, ResultSink
 from harness.spec import RunSpec

@@ -15,17 +15,8 @@ from dataclasses import asdict, dataclass, field
 
 from harness.executors import Executor, LocalExecutor
 from harness.prune import PruneGrid, PruneProgress, expand_grid
-from harness.search import (
-    Grid,
-    Phase1Config,
-    Phase1Result,
-    Phase2Config,
-    Runner,
-    plan_phase1,
-    plan_phase2,
-    run_phase1,
-    run_phase2,
-)
+from harness.search.config import Grid, Phase1Config, Phase2Config, Runner
+from harness.search.phases import Phase1Result, plan_phase1, plan_phase2, run_phase1, run_phase2
 from harness.sweepspec import SweepSpec, load_spec
 from store.db import ResultsStore
 

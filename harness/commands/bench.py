@@ -97,7 +97,7 @@ def bench(
 def _columns(rows: Sequence[BenchRow]) -> tuple[list[Column], list[str]]:
     """The table's columns, and the caption lines that explain their headers."""
     from harness.bench_suites import PruneRow, SearchRow
-    from harness.search import format_duration
+    from harness.timefmt import format_duration
 
     first: list[Column] = []
     last: list[Column] = []

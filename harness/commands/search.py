@@ -18,7 +18,7 @@ from harness.commands.tables import compact_table, fit
 from harness.errors import UserError
 
 if TYPE_CHECKING:
-    from harness.search import Phase1Result, Phase2Result, Plan
+    from harness.search.phases import Phase1Result, Phase2Result, Plan
     from harness.sinks import ResultSink
 
 PAPER_STRUCTURE = (3, 3, 3)
@@ -196,18 +196,9 @@ def search(
     from harness.data import DATASETS
     from harness.masks import SYMMETRIES
     from harness.schedules import SCHEDULES
-    from harness.search import (
-        INIT_MODES,
-        Grid,
-        Phase1Config,
-        Phase2Config,
-        Runner,
-        check_targets,
-        plan_phase1,
-        plan_phase2,
-        run_phase1,
-        run_phase2,
-    )
+    from harness.search.config import INIT_MODES, Grid, Phase1Config, Phase2Config, Runner
+    from harness.search.phases import plan_phase1, plan_phase2, run_phase1, run_phase2
+    from harness.search.selection import check_targets
 
     if phase not in ("1", "2", "both"):
         raise UserError(f"--phase: choose 1, 2 or both, got {phase!r}")

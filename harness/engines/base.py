@@ -106,3 +106,16 @@ def make_engine(name: str, data: Dataset, config: SGDConfig, device: torch.devic
 
         return NumbaEngine(data, config)
     raise ValueError(f"unknown engine {name!r}; choose auto, torch or numba")
+
+
+def resolve_engine(name: str, device: torch.device) -> str:
+    """`auto`: the numba kernel on CPU when it is installed, else the torch engine."""
+    if name != "auto":
+        return name
+    if device.type != "cpu":
+        return "torch"
+    try:
+        import harness.engines.numba_engine  # noqa: F401
+    except ImportError:
+        return "torch"
+    return "numba"

@@ -15,18 +15,11 @@ from typer.testing import CliRunner
 from harness.commands.search import register
 from harness.data import load_dataset
 from harness.errors import UserError
+from harness.initialisation import fixed_network, sub_network
 from harness.masks import count_layer_masks
 from harness.reference import build_mlp
-from harness.search import (
-    Grid,
-    Phase1Config,
-    Phase2Config,
-    Runner,
-    build_population,
-    fixed_network,
-    frontier,
-    minimal_structures,
-    pareto_curve,
+from harness.search.config import Grid, Phase1Config, Phase2Config, Runner
+from harness.search.phases import (
     phase1_runs,
     phase2_masks,
     phase2_runs,
@@ -34,9 +27,9 @@ from harness.search import (
     plan_phase2,
     run_phase1,
     run_phase2,
-    sub_network,
-    train_runs,
 )
+from harness.search.runs import build_population, train_runs
+from harness.search.selection import frontier, minimal_structures, pareto_curve
 from harness.sinks import MemorySink
 from store.records import RunRecord
 

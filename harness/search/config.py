@@ -1,0 +1,66 @@
+"""What a search trains: the hyper-parameter grid, the runner, and each phase's config."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from harness.masks import DEFAULT_MAX_MASKS, Symmetry
+from harness.population import schedule_code
+from harness.schedules import SCHEDULES
+
+INIT_MODES: tuple[str, ...] = ("random", "fixed")
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The hyper-parameter grid every structure or mask is trained over."""
+
+    lrs: tuple[float, ...] = (0.05, 0.1)
+    schedules: tuple[str, ...] = SCHEDULES
+    seeds: int = 1
+    epochs: int = 50
+
+    def points(self) -> list[tuple[float, str, int]]:
+        return list(itertools.product(self.lrs, self.schedules, range(self.seeds)))
+
+    def validate(self) -> None:
+        if not self.lrs or any(lr <= 0 for lr in self.lrs):
+            raise ValueError(f"learning rates must be positive, got {self.lrs}")
+        for name in self.schedules:
+            schedule_code(name)
+        if self.seeds < 1 or self.epochs < 1:
+            raise ValueError("seeds and epochs must be at least 1")
+
+
+@dataclass(frozen=True)
+class Runner:
+    """How runs are trained: dataset, engine (auto, torch, numba), device, models per
+    population, steps timed before training to estimate the time (0: no estimate), and
+    the sweep the records belong to (None: run outside a sweep)."""
+
+    dataset: str = "cubist-spiral"
+    engine: str = "auto"
+    device: str = "cpu"
+    population: int = 1024
+    calibrate_steps: int = 20
+    sweep_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Phase1Config:
+    max_width: int = 16
+    depth: int = 3
+    init_mode: str = "random"
+    grid: Grid = field(default_factory=Grid)
+
+
+@dataclass(frozen=True)
+class Phase2Config:
+    structure: tuple[int, ...] = (3, 3, 3)
+    init_mode: str = "random"
+    grid: Grid = field(default_factory=Grid)
+    symmetry: Symmetry = "layer"
+    max_masks: int = DEFAULT_MAX_MASKS
+    fixed_width: int = 16
+    nnz: tuple[int | None, ...] | None = None  # per masked layer; None: every nnz

@@ -1,0 +1,66 @@
+"""How fast populations train, and so how long a phase will take."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+import torch
+
+from harness.data import Dataset
+from harness.engines.base import SGDConfig, TrainState, make_engine, resolve_engine
+from harness.orders import epoch_orders
+from harness.population import Population
+from harness.schedules import epoch_learning_rates
+from harness.search.config import Runner
+
+
+def measure_throughput(
+    sizes: tuple[int, ...], models: int, data: Dataset, epochs: int, runner: Runner
+) -> float:
+    """Model-epochs per second of a population of `models` dense models of `sizes`,
+    timed over `runner.calibrate_steps` steps after one warm-up step."""
+    device = torch.device(runner.device)
+    config = SGDConfig(epochs=epochs)
+    seeds = list(range(models))
+    population = Population.initialize(sizes, seeds, [0.05] * models, ["constant"] * models)
+    engine = make_engine(resolve_engine(runner.engine, device), data, config, device)
+    engine.import_state(TrainState.fresh(population.to(device)))
+    orders = epoch_orders(np.array(seeds), 0, data.points)
+    lrs = epoch_learning_rates(population.lr.numpy(), population.schedule.numpy(), 0, epochs)
+    steps = max(1, min(runner.calibrate_steps, config.steps_per_epoch(data.points) - 1))
+    engine.run_steps(orders, 0, 1, lrs)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    engine.run_steps(orders, 1, steps, lrs)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    per_step = (time.perf_counter() - started) / steps
+    return models / (per_step * config.steps_per_epoch(data.points))
+
+
+def _cost(sizes: tuple[int, ...]) -> int:
+    return sum(i * o + o for i, o in itertools.pairwise(sizes))
+
+
+def estimate_time(
+    groups: dict[tuple[int, ...], int], data: Dataset, epochs: int, runner: Runner
+) -> tuple[float, float] | None:
+    """(seconds, model-epochs/s of the largest shape) for `groups` {padded sizes: runs};
+    per-model cost is interpolated linearly in the padded parameter count between the
+    cheapest and dearest shape."""
+    if runner.calibrate_steps <= 0 or not groups:
+        return None
+    shapes = sorted(groups, key=_cost)
+    measured = {}
+    for shape in {shapes[0], shapes[-1]}:
+        models = min(runner.population, groups[shape])
+        measured[_cost(shape)] = 1 / measure_throughput(shape, models, data, epochs, runner)
+    (c0, t0), (c1, t1) = min(measured.items()), max(measured.items())
+    seconds = 0.0
+    for shape, runs in groups.items():
+        slope = 0.0 if c1 == c0 else (t1 - t0) / (c1 - c0)
+        seconds += runs * epochs * (t0 + slope * (_cost(shape) - c0))
+    return seconds, 1 / t1
