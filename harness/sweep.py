@@ -16,7 +16,14 @@ from dataclasses import asdict, dataclass, field
 from harness.executors import Executor, LocalExecutor
 from harness.prune import PruneGrid, PruneProgress, expand_grid
 from harness.search.config import Grid, Phase1Config, Phase2Config, Runner
-from harness.search.phases import Phase1Result, plan_phase1, plan_phase2, run_phase1, run_phase2
+from harness.search.phases import (
+    Phase1Result,
+    phase1_runs,
+    plan_phase1,
+    plan_phase2,
+    run_phase1,
+    run_phase2,
+)
 from harness.sweepspec import SweepSpec, load_spec
 from store.db import ResultsStore
 
@@ -59,6 +66,46 @@ def flatten(spec: SweepSpec) -> list[SweepSpec]:
     if spec.search is not None or spec.prune is not None:
         parts.append(spec)
     return parts
+
+
+@dataclass(frozen=True)
+class PartPlan:
+    """One part of a spec before it runs: the runs known now, and what phase 1 decides
+    later (phase 2 on its minimal structure; pruning from that structure)."""
+
+    name: str
+    runs: int
+    new_runs: int  # of `runs`, those no earlier part of the spec trains (the same run key)
+    phase2_follows: bool
+    prune_follows: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def plan(spec: SweepSpec) -> list[PartPlan]:
+    """What `SweepRun(spec, ...).run()` will train, part by part, without training."""
+    sweep = SweepRun(spec, store=None, executor=_NoExecutor())  # type: ignore[arg-type]
+    plans, seen = [], set[str]()
+    for part in flatten(spec):
+        search, prune = part.search, part.prune
+        runs = sweep.planned_runs(part)
+        keys = sweep.planned_keys(part)
+        plans.append(
+            PartPlan(
+                part.name,
+                runs,
+                runs - len(keys & seen),
+                search is not None and search.phase2 and search.structure is None,
+                prune is not None and prune.from_search,
+            )
+        )
+        seen |= keys
+    return plans
+
+
+class _NoExecutor:
+    """SweepRun wants an executor; planning never trains, so none is started."""
 
 
 class SweepRun:
@@ -170,6 +217,17 @@ class SweepRun:
             widths = tuple((w, w, w) for w in part.prune.widths)
             count += len(expand_grid(self._prune_grid(part, widths, None), strict=False))
         return count
+
+    def planned_keys(self, part: SweepSpec) -> set[str]:
+        """Run keys of the phase-1 and pruning runs `planned_runs` counts (phase 2's are
+        left out: listing every mask only to plan would cost as much as enumerating)."""
+        keys: set[str] = set()
+        if part.search is not None and part.search.phase1:
+            keys |= {run.key for run in phase1_runs(self._phase1(part), part.dataset)}
+        if part.prune is not None and not part.prune.from_search:
+            widths = tuple((w, w, w) for w in part.prune.widths)
+            keys |= {r.run_key for r in expand_grid(self._prune_grid(part, widths, None), False)}
+        return keys
 
     # -- running -----------------------------------------------------------------------
 

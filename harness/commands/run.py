@@ -12,10 +12,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from harness.commands.store_cmds import leaderboard
+from harness.commands.tables import compact_table, fit
 from harness.errors import UserError
 
 if TYPE_CHECKING:
     from harness.sweep import SweepEvent
+    from harness.sweepspec import SweepSpec
 
 
 class ProgressStyle(str, Enum):
@@ -41,6 +43,10 @@ def run(
         bool,
         typer.Option("--leaderboard/--no-leaderboard", help="Print the leaderboard at the end."),
     ] = True,
+    dry_run: Annotated[
+        bool, typer.Option(help="Print the runs each part of the spec expands into; train nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --dry-run: print JSON.")] = False,
 ) -> None:
     """Run a sweep: expand the spec into runs, train them in populations, write every
     result to the store. Rerunning an interrupted sweep finishes only what is missing."""
@@ -49,6 +55,11 @@ def run(
     from store.db import ResultsStore, StoreError
 
     sweep_spec = load_spec(spec)
+    if dry_run:
+        print_plan(sweep_spec, as_json)
+        return
+    if as_json:
+        raise UserError("--json goes with --dry-run; a running sweep reports with --progress jsonl")
     if device is not None:
         from dataclasses import replace
 
@@ -99,6 +110,35 @@ def run(
         console.print(f"minimal structure for {target:.1%}: {structure}")
     if show_leaderboard and (sweep_spec.prune is not None or sweep_spec.include):
         leaderboard(target=None, width=None, init=None, dataset=None, as_json=False, db=store.path)
+
+
+def print_plan(sweep_spec: SweepSpec, as_json: bool) -> None:
+    """The runs each part of the spec trains, known before phase 1 runs, and which parts
+    add more once phase 1 has found its minimal structures."""
+    import json
+
+    from harness.sweep import plan
+
+    parts = plan(sweep_spec)
+    total = sum(p.new_runs for p in parts)
+    if as_json:
+        parts_json = [p.as_dict() for p in parts]
+        print(json.dumps({"spec": sweep_spec.name, "runs": total, "parts": parts_json}))
+        return
+    table = compact_table(
+        "part", "runs", "new", "then",
+        title=f"{sweep_spec.name}: {total:,} runs to train, known before training",
+        caption="new: runs no earlier part trains (parts share runs by run key); then: "
+        "runs added once phase 1 has found the minimal structures",
+    )  # fmt: skip
+    for p in parts:
+        later = [
+            name
+            for name, follows in (("phase 2", p.phase2_follows), ("pruning", p.prune_follows))
+            if follows
+        ]
+        table.add_row(p.name, f"{p.runs:,}", f"{p.new_runs:,}", " + ".join(later) or "-")
+    Console().print(fit(table))
 
 
 def register(app: typer.Typer) -> None:

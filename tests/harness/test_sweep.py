@@ -139,3 +139,23 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path: Path) -> N
     assert "resuming sweep 1 (interrupted)" in rerun.stdout
     assert _keys(db) == expected
     assert [(s.id, s.status) for s in store.list_sweeps()] == [(1, "done")]
+
+
+def test_dry_run_counts_each_part_and_the_runs_parts_share() -> None:
+    """`run paper --dry-run --json` trains nothing. paper-995 repeats paper-95's phase 1
+    (same run keys), so it adds no runs; the overparameterisation grid is 9 algorithms x
+    9 lr-schedule points x the study's targets below each width's total (12 at width 3,
+    16 at 4, 22 at 5, all 23 at widths 6..256: 234 width-target pairs) = 18,954."""
+    import json
+
+    result = CliRunner().invoke(app, ["run", "paper", "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    parts = {p["name"]: p for p in plan["parts"]}
+    assert parts["paper-95"]["runs"] == 16**3 * 2 * 3 and parts["paper-95"]["phase2_follows"]
+    assert parts["paper-995"]["new_runs"] == 0
+    assert parts["paper-overparam"]["runs"] == 9 * 9 * (12 + 16 + 22 + 23 * 8)
+    assert parts["paper-fixed-init"]["prune_follows"]
+    assert plan["runs"] == sum(p["new_runs"] for p in plan["parts"]) == 68_106
+    quick = CliRunner().invoke(app, ["run", "quick", "--dry-run"])
+    assert quick.exit_code == 0 and "7,304" in quick.output
