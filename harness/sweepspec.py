@@ -12,7 +12,8 @@ import sys
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -86,8 +87,40 @@ def _line_of(text: str, key: str) -> str:
     return ""
 
 
+def _conforms(value: Any, hint: Any) -> bool:
+    """Whether a TOML value fits a field's type (lists already made tuples; an int is a
+    fine float, a bool is not a number)."""
+    if hint is Any:
+        return True
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType):
+        return any(_conforms(value, arg) for arg in args if arg is not type(None))
+    if origin is tuple:
+        return isinstance(value, tuple) and all(_conforms(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _describe(hint: Any) -> str:
+    args = [a for a in get_args(hint) if a is not type(None)]
+    if get_origin(hint) in (Union, UnionType):
+        return _describe(args[0])
+    if get_origin(hint) is tuple:
+        return f"a list of {_describe(args[0]).removeprefix('an ').removeprefix('a ')}s"
+    return _TYPE_NAMES.get(hint, getattr(hint, "__name__", str(hint)))
+
+
 def _build(cls: type, table: dict[str, Any], where: str, text: str) -> Any:
     known = {f.name: f for f in fields(cls)}
+    hints = get_type_hints(cls)
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key not in known:
@@ -97,6 +130,11 @@ def _build(cls: type, table: dict[str, Any], where: str, text: str) -> Any:
             )
         if isinstance(value, list):
             value = tuple(value)
+        if not _conforms(value, hints[key]):
+            raise UserError(
+                f"spec: {where}{key}{_line_of(text, key)}: expected {_describe(hints[key])}, "
+                f"got {list(value) if isinstance(value, tuple) else value!r}"
+            )
         values[key] = value
     return cls(**values)
 
