@@ -83,6 +83,11 @@ class SqlScreen(SparsestScreen):
         area.focus()
 
     def action_run_query(self) -> None:
+        # Keys typed just before ctrl+r may still wait in the box's own queue (a fast
+        # typist, a paste, tmux send-keys): read the text once the box has taken them.
+        self.query_one(TextArea).call_later(self._run_typed_query)
+
+    def _run_typed_query(self) -> None:
         query = self.query_one(TextArea).text.strip()
         if not query:
             self._status("type a query first", error=True)
