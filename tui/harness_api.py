@@ -108,12 +108,15 @@ def plan(spec: Any) -> SpecPlan:
     """Count the runs a SweepSpec expands into, as `sparsest run` will (SweepRun)."""
     from harness.prune import expand_grid
     from harness.sweep import SweepRun, flatten
+    from harness.sweep import plan as plan_parts
 
     sweep = SweepRun(spec, store=None, executor=_NoExecutor())  # type: ignore[arg-type]
-    runs, model_epochs, pending = 0, 0.0, False
-    for part in flatten(spec):
-        count = sweep.planned_runs(part)
-        runs += count
+    parts = plan_parts(spec)
+    runs = sum(p.new_runs for p in parts)  # runs two parts share train once
+    pending = any(p.phase2_follows or p.prune_follows for p in parts)
+    model_epochs = 0.0
+    for part, part_plan in zip(flatten(spec), parts):
+        count = part_plan.new_runs
         prune_runs = 0
         if part.prune is not None and not part.prune.from_search:
             widths = tuple((w, w, w) for w in part.prune.widths)
@@ -121,12 +124,7 @@ def plan(spec: Any) -> SpecPlan:
             for run in expand_grid(grid, strict=False):
                 prune_runs += 1
                 model_epochs += part.epochs * COST_FACTOR.get(run.spec.algorithm, 1.0)
-        model_epochs += (count - prune_runs) * part.epochs
-        search = part.search
-        if search is not None and search.phase2 and search.structure is None:
-            pending = True
-        if part.prune is not None and part.prune.from_search:
-            pending = True
+        model_epochs += max(count - prune_runs, 0) * part.epochs
     return SpecPlan(runs, model_epochs, pending, spec.dataset, spec.device)
 
 
