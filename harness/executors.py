@@ -12,6 +12,7 @@ from typing import Protocol
 
 import torch
 
+from harness.errors import UserError
 from harness.prune import PruneGrid, PruneProgress, run_grid
 from harness.search.config import Runner
 from harness.sinks import ResultSink
@@ -36,6 +37,8 @@ class LocalExecutor:
     def __init__(self, device: str = "auto", engine: str = "auto") -> None:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device == "cuda" and not torch.cuda.is_available():
+            raise UserError("device cuda asked for, but torch sees no CUDA device")
         self.device = device
         self.engine = engine
         self.population = 512

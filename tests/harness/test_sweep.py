@@ -165,3 +165,15 @@ def test_dry_run_counts_each_part_and_the_runs_parts_share() -> None:
     assert plan["runs"] == sum(p["new_runs"] for p in plan["parts"]) == 68_106
     quick = CliRunner().invoke(app, ["run", "quick", "--dry-run"])
     assert quick.exit_code == 0 and "7,304" in quick.output
+
+
+def test_cuda_without_a_gpu_is_a_one_line_error(tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    db = tmp_path / "c.duckdb"
+    result = CliRunner().invoke(app, ["run", "quick", "--device", "cuda", "--db", str(db)])
+    assert isinstance(result.exception, UserError)
+    assert "torch sees no CUDA device" in str(result.exception)
+    assert not db.exists() or ResultsStore(db).list_sweeps() == []
