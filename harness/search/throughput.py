@@ -10,6 +10,7 @@ import torch
 
 from harness.data import Dataset
 from harness.engines.base import SGDConfig, TrainState, make_engine, resolve_engine
+from harness.evaluation import evaluate
 from harness.orders import epoch_orders
 from harness.population import Population
 from harness.schedules import epoch_learning_rates
@@ -19,15 +20,22 @@ from harness.search.config import Runner
 def measure_throughput(
     sizes: tuple[int, ...], models: int, data: Dataset, epochs: int, runner: Runner
 ) -> float:
-    """Model-epochs per second of a population of `models` dense models of `sizes`,
-    timed over `runner.calibrate_steps` steps after one warm-up step."""
+    """Model-epochs per second of a population of `models` dense models of `sizes`, as a
+    search pays them: `runner.calibrate_steps` timed steps (after one warm-up step) scaled
+    to an epoch, plus making the epoch's data orders, plus scoring the population once
+    spread over its `epochs`."""
     device = torch.device(runner.device)
     config = SGDConfig(epochs=epochs)
     seeds = list(range(models))
     population = Population.initialize(sizes, seeds, [0.05] * models, ["constant"] * models)
     engine = make_engine(resolve_engine(runner.engine, device), data, config, device)
     engine.import_state(TrainState.fresh(population.to(device)))
-    orders = epoch_orders(np.array(seeds), 0, data.points)
+    make_orders = getattr(engine, "epoch_orders", epoch_orders)  # as the trainer makes them
+    make_orders(np.array(seeds), 0, data.points)  # warm-ups: code loaded, buffers touched
+    evaluate(population.select([0]), data)
+    started = time.perf_counter()
+    orders = make_orders(np.array(seeds), 1, data.points)
+    orders_s = time.perf_counter() - started
     lrs = epoch_learning_rates(population.lr.numpy(), population.schedule.numpy(), 0, epochs)
     steps = max(1, min(runner.calibrate_steps, config.steps_per_epoch(data.points) - 1))
     engine.run_steps(orders, 0, 1, lrs)
@@ -38,7 +46,11 @@ def measure_throughput(
     if device.type == "cuda":
         torch.cuda.synchronize()
     per_step = (time.perf_counter() - started) / steps
-    return models / (per_step * config.steps_per_epoch(data.points))
+    started = time.perf_counter()
+    evaluate(population, data)
+    scoring_s = time.perf_counter() - started
+    epoch_s = orders_s + per_step * config.steps_per_epoch(data.points) + scoring_s / epochs
+    return models / epoch_s
 
 
 def _cost(sizes: tuple[int, ...]) -> int:
