@@ -225,7 +225,7 @@ SEARCH_SUITE = Suite(
 PRUNE_SUITE = Suite(
     prune_suite,
     population=256,
-    epochs=1,
+    epochs=20,
     caption="algorithm.run (pruning and every training), model-epochs as trained; "
     "baseline: the same algorithm on one model, torch engine, CPU, one torch thread",
 )

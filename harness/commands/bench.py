@@ -41,7 +41,7 @@ def bench(
     population: Annotated[
         int | None,
         typer.Option(
-            min=1, help="Models trained at once (default: train 256, search 1024, prune 256)."
+            min=1, help="Models trained at once (default: train 1024, search 1024, prune 256)."
         ),
     ] = None,
     epochs: Annotated[
@@ -49,7 +49,8 @@ def bench(
         typer.Option(
             min=1,
             help="Epochs the population is timed over; prune: epochs per training "
-            "(default: train 3, search 5, prune 1).",
+            "(default: train 10, search 5, prune 20: the study trains for 50, and IMP's 200 "
+            "pruning events crammed into one epoch would misstate its cost).",
         ),
     ] = None,
     device: Annotated[
