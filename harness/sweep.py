@@ -174,6 +174,7 @@ class SweepRun:
             init_mode=part.search.init,
             grid=self._grid(part, lrs),
             max_masks=part.search.max_masks,
+            symmetry=part.search.symmetry,  # type: ignore[arg-type]
             fixed_width=part.search.max_width,
             nnz=tuple(n or None for n in part.search.phase2_nnz)
             if part.search.phase2_nnz

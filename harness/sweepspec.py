@@ -43,6 +43,14 @@ class SearchSpec:
         metadata={"help": "Phase 2 weight nnz per hidden weight matrix; 0 means every nnz."},
     )
     max_masks: int = 10_000_000
+    symmetry: str = field(
+        default="layer",
+        metadata={
+            "help": "Phase 2 masks: layer (the paper's, one per output-neuron permutation of "
+            "each layer) or joint (one per network up to any hidden-neuron permutation; the "
+            "same networks, fewer trainings)."
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -187,6 +195,8 @@ def validate(spec: SweepSpec, text: str = "") -> None:
             fail("search.structure", "every width must be at least 1")
         if spec.search.init not in ("random", "fixed"):
             fail("search.init", "choose random or fixed")
+        if spec.search.symmetry not in ("layer", "joint"):
+            fail("search.symmetry", "choose layer or joint")
     if spec.prune is not None:
         from algorithms.registry import ALGORITHMS
 

@@ -177,3 +177,16 @@ def test_cuda_without_a_gpu_is_a_one_line_error(tmp_path: Path) -> None:
     assert isinstance(result.exception, UserError)
     assert "torch sees no CUDA device" in str(result.exception)
     assert not db.exists() or ResultsStore(db).list_sweeps() == []
+
+
+def test_a_spec_can_ask_for_joint_symmetry_in_phase_2() -> None:
+    """search.symmetry = "joint": one mask per network class, 12,400 on (3,3,3) against
+    the paper's 25,992; anything else is a one-line error."""
+    from harness.sweep import plan
+
+    text = "epochs = 1\nlrs = [0.1]\nschedules = ['cosine']\n[search]\nphase1 = false\n"
+    text += "lrs = [0.1]\nstructure = [3, 3, 3]\n"
+    assert plan(parse_spec(text))[0].runs == 25_992
+    assert plan(parse_spec(text + "symmetry = 'joint'\n"))[0].runs == 12_400
+    with pytest.raises(UserError, match=re.escape("search.symmetry")):
+        parse_spec(text + "symmetry = 'rows'\n")
