@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from harness.executors import Executor, LocalExecutor
-from harness.prune import PruneGrid, PruneProgress, expand_grid
+from harness.prune import PruneGrid, PruneProgress, PruneRun, expand_grid
 from harness.search.config import Grid, Phase1Config, Phase2Config, Runner
 from harness.search.phases import (
     Phase1Result,
@@ -24,6 +25,7 @@ from harness.search.phases import (
     run_phase1,
     run_phase2,
 )
+from harness.search.runs import SearchRun
 from harness.sweepspec import SweepSpec, load_spec
 from store.db import ResultsStore
 
@@ -71,13 +73,17 @@ def flatten(spec: SweepSpec) -> list[SweepSpec]:
 @dataclass(frozen=True)
 class PartPlan:
     """One part of a spec before it runs: the runs known now, and what phase 1 decides
-    later (phase 2 on its minimal structure; pruning from that structure)."""
+    later (phase 2 on its minimal structure; pruning from that structure).
+    new_by_algorithm: of the new runs, how many per algorithm ('dense' for phase 1,
+    'mask' for phase 2), each training `epochs` epochs."""
 
     name: str
     runs: int
     new_runs: int  # of `runs`, those no earlier part of the spec trains (the same run key)
     phase2_follows: bool
     prune_follows: bool
+    epochs: int
+    new_by_algorithm: dict[str, int]
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -89,18 +95,24 @@ def plan(spec: SweepSpec) -> list[PartPlan]:
     plans, seen = [], set[str]()
     for part in flatten(spec):
         search, prune = part.search, part.prune
-        runs = sweep.planned_runs(part)
-        keys = sweep.planned_keys(part)
+        known = [(run.key, "dense") for run in sweep.planned_phase1_runs(part)]
+        known += [(run.run_key, run.spec.algorithm) for run in sweep.planned_prune_runs(part)]
+        phase2 = sweep.planned_phase2_runs(part)
+        new = Counter(algorithm for key, algorithm in known if key not in seen)
+        if phase2:
+            new["mask"] += phase2
         plans.append(
             PartPlan(
                 part.name,
-                runs,
-                runs - len(keys & seen),
+                len(known) + phase2,
+                sum(new.values()),
                 search is not None and search.phase2 and search.structure is None,
                 prune is not None and prune.from_search,
+                part.epochs,
+                dict(new),
             )
         )
-        seen |= keys
+        seen |= {key for key, _ in known}
     return plans
 
 
@@ -208,27 +220,29 @@ class SweepRun:
 
     def planned_runs(self, part: SweepSpec) -> int:
         """Runs known before training (phase 2 counts only with an explicit structure)."""
-        count = 0
-        if part.search is not None:
-            if part.search.phase1:
-                count += plan_phase1(self._phase1(part)).trainings
-            if part.search.phase2 and part.search.structure is not None:
-                count += plan_phase2(self._phase2(part, part.search.structure)).trainings
-        if part.prune is not None and not part.prune.from_search:
-            widths = tuple((w, w, w) for w in part.prune.widths)
-            count += len(expand_grid(self._prune_grid(part, widths, None), strict=False))
+        count = self.planned_phase2_runs(part) + len(self.planned_prune_runs(part))
+        if part.search is not None and part.search.phase1:
+            count += plan_phase1(self._phase1(part)).trainings
         return count
 
-    def planned_keys(self, part: SweepSpec) -> set[str]:
-        """Run keys of the phase-1 and pruning runs `planned_runs` counts (phase 2's are
-        left out: listing every mask only to plan would cost as much as enumerating)."""
-        keys: set[str] = set()
-        if part.search is not None and part.search.phase1:
-            keys |= {run.key for run in phase1_runs(self._phase1(part), part.dataset)}
-        if part.prune is not None and not part.prune.from_search:
-            widths = tuple((w, w, w) for w in part.prune.widths)
-            keys |= {r.run_key for r in expand_grid(self._prune_grid(part, widths, None), False)}
-        return keys
+    def planned_phase1_runs(self, part: SweepSpec) -> list[SearchRun]:
+        if part.search is None or not part.search.phase1:
+            return []
+        return phase1_runs(self._phase1(part), part.dataset)
+
+    def planned_phase2_runs(self, part: SweepSpec) -> int:
+        """Phase 2's trainings when the spec names the structure (else phase 1 decides)."""
+        search = part.search
+        if search is None or not search.phase2 or search.structure is None:
+            return 0
+        return plan_phase2(self._phase2(part, search.structure)).trainings
+
+    def planned_prune_runs(self, part: SweepSpec) -> list[PruneRun]:
+        """The pruning runs known before training (not those from the search's minimum)."""
+        if part.prune is None or part.prune.from_search:
+            return []
+        widths = tuple((w, w, w) for w in part.prune.widths)
+        return expand_grid(self._prune_grid(part, widths, None), strict=False)
 
     # -- running -----------------------------------------------------------------------
 

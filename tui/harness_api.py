@@ -105,31 +105,23 @@ def parse_spec(text: str) -> Any:
 
 
 def plan(spec: Any) -> SpecPlan:
-    """Count the runs a SweepSpec expands into, as `sparsest run` will (SweepRun)."""
-    from harness.prune import expand_grid
-    from harness.sweep import SweepRun, flatten
+    """Count the runs a SweepSpec expands into, as `sparsest run` will (harness.sweep.plan:
+    runs that two parts share train once), and the model-epochs they cost."""
     from harness.sweep import plan as plan_parts
 
-    sweep = SweepRun(spec, store=None, executor=_NoExecutor())  # type: ignore[arg-type]
     parts = plan_parts(spec)
-    runs = sum(p.new_runs for p in parts)  # runs two parts share train once
-    pending = any(p.phase2_follows or p.prune_follows for p in parts)
-    model_epochs = 0.0
-    for part, part_plan in zip(flatten(spec), parts):
-        count = part_plan.new_runs
-        prune_runs = 0
-        if part.prune is not None and not part.prune.from_search:
-            widths = tuple((w, w, w) for w in part.prune.widths)
-            grid = sweep._prune_grid(part, widths, None)
-            for run in expand_grid(grid, strict=False):
-                prune_runs += 1
-                model_epochs += part.epochs * COST_FACTOR.get(run.spec.algorithm, 1.0)
-        model_epochs += max(count - prune_runs, 0) * part.epochs
-    return SpecPlan(runs, model_epochs, pending, spec.dataset, spec.device)
-
-
-class _NoExecutor:
-    """SweepRun wants an executor; counting runs never trains, so none is started."""
+    model_epochs = sum(
+        count * part.epochs * COST_FACTOR.get(algorithm, 1.0)
+        for part in parts
+        for algorithm, count in part.new_by_algorithm.items()
+    )
+    return SpecPlan(
+        sum(part.new_runs for part in parts),
+        model_epochs,
+        any(part.phase2_follows or part.prune_follows for part in parts),
+        spec.dataset,
+        spec.device,
+    )
 
 
 def measured_throughput(store: ResultsStore, dataset: str) -> tuple[float, int] | None:
