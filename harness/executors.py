@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-import torch
-
-from harness.errors import UserError
+from harness.engines.base import resolve_device
 from harness.prune import PruneGrid, PruneProgress, run_grid
 from harness.search.config import Runner
 from harness.sinks import ResultSink
@@ -35,11 +33,7 @@ class Executor(Protocol):
 
 class LocalExecutor:
     def __init__(self, device: str = "auto", engine: str = "auto") -> None:
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if device == "cuda" and not torch.cuda.is_available():
-            raise UserError("device cuda asked for, but torch sees no CUDA device")
-        self.device = device
+        self.device = resolve_device(device).type
         self.engine = engine
         self.population = 512
 

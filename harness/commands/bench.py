@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.commands.options import resolve_device
 from harness.commands.tables import compact_table, fit
 from harness.errors import UserError
 
@@ -77,6 +76,7 @@ def bench(
     model. Kernel compilation is timed separately (compile_s) and left out of the rates."""
     from harness.bench import BenchOptions
     from harness.bench_suites import SUITES
+    from harness.engines.base import resolve_device
 
     if suite not in SUITES:
         raise UserError(f"unknown suite {suite!r}; choose one of: {', '.join(SUITES)}")

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, TypeVar
 from harness.errors import UserError
 
 if TYPE_CHECKING:
-    import torch
     from rich.progress import Progress
 
 T = TypeVar("T")
@@ -23,19 +22,6 @@ def parse_list(text: str, kind: Callable[[str], T], what: str) -> list[T]:
         return [kind(item) for item in items]
     except ValueError:
         raise UserError(f"{what}: cannot read {text!r} as a list of {kind.__name__}") from None
-
-
-def resolve_device(name: str) -> torch.device:
-    """auto -> cuda when available, else cpu."""
-    import torch  # lazily: `sparsest tui` and the store commands start without it
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
-        raise UserError(f"unknown device {name!r}; choose auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but torch sees no CUDA device")
-    return torch.device(name)
 
 
 def progress_bar(label: str, disable: bool) -> Progress:

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from harness.commands.options import parse_list, progress_bar, resolve_device
+from harness.commands.options import parse_list, progress_bar
 from harness.commands.tables import compact_table, fit
 from harness.errors import UserError
 
@@ -169,6 +169,7 @@ def prune_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
 ) -> None:
     """Prune and train every algorithm x width x nnz x lr x schedule x seed; print each run."""
+    from harness.engines.base import resolve_device
     from harness.prune import PruneGrid
     from harness.sinks import MemorySink
 

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from harness.commands.options import parse_list, resolve_device
+from harness.commands.options import parse_list
 from harness.commands.tables import compact_table, fit
 from harness.errors import UserError
 
@@ -194,6 +194,7 @@ def search(
 ) -> None:
     """Train every structure (phase 1) and every mask of the minimal one (phase 2)."""
     from harness.data import DATASETS
+    from harness.engines.base import resolve_device
     from harness.masks import SYMMETRIES
     from harness.schedules import SCHEDULES
     from harness.search.config import INIT_MODES, Grid, Phase1Config, Phase2Config, Runner

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.commands.options import parse_list, progress_bar, resolve_device
+from harness.commands.options import parse_list, progress_bar
 from harness.errors import UserError
 
 
@@ -34,7 +34,7 @@ def train_command(
 ) -> None:
     """Train dense MLPs over an lr x schedule x seed grid, all at once, and print accuracies."""
     from harness.data import UnknownDatasetError, load_split
-    from harness.engines.base import SGDConfig, TrainState, make_engine
+    from harness.engines.base import SGDConfig, TrainState, make_engine, resolve_device
     from harness.evaluation import evaluate
     from harness.population import Population
     from harness.schedules import SCHEDULES

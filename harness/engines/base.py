@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from harness.data import Dataset
+from harness.errors import UserError
 from harness.population import Population
 
 
@@ -82,6 +83,17 @@ class Engine(Protocol):
     # Optional: `run_epoch(seeds, epoch, n, lrs)`, a whole epoch's steps with model m on
     # harness.orders.epoch_orders(seeds, epoch, n)[m], bit for bit what `run_steps` gives
     # on those orders. The trainer calls it for epochs no callback interrupts.
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto -> cuda when available, else cpu; cuda without a CUDA device is a UserError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise UserError(f"unknown device {name!r}; choose auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("device cuda asked for, but torch sees no CUDA device")
+    return torch.device(name)
 
 
 def make_engine(name: str, data: Dataset, config: SGDConfig, device: torch.device) -> Engine:
