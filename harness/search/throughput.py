@@ -31,10 +31,11 @@ def measure_throughput(
     engine = make_engine(resolve_engine(runner.engine, device), data, config, device)
     engine.import_state(TrainState.fresh(population.to(device)))
     make_orders = getattr(engine, "epoch_orders", epoch_orders)  # as the trainer makes them
-    make_orders(np.array(seeds), 0, data.points)  # warm-ups: code loaded, buffers touched
+    order_seeds = np.array(seeds)
+    make_orders(order_seeds, 0, data.points)  # warm-ups: code loaded, buffers touched
     evaluate(population.select([0]), data)
     started = time.perf_counter()
-    orders = make_orders(np.array(seeds), 1, data.points)
+    orders = make_orders(order_seeds, 1, data.points)
     orders_s = time.perf_counter() - started
     lrs = epoch_learning_rates(population.lr.numpy(), population.schedule.numpy(), 0, epochs)
     steps = max(1, min(runner.calibrate_steps, config.steps_per_epoch(data.points) - 1))
