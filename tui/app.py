@@ -1,7 +1,7 @@
 """The app: five screens as modes, a store probe on a timer, sweeps as subprocesses.
 
 `make_app(db_path)` is the one way to build it (the CLI's `sparsest tui`, the tests and
-tui/snapshot_app.py). Screens live in tui/screens, background work in tui/workers.py;
+tests/tui/snapshot_app.py). Screens live in tui/screens, background work in tui/workers.py;
 this module only wires them and turns any worker failure into one notification.
 """
 

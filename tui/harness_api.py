@@ -1,6 +1,6 @@
 """The harness as the app uses it, imported lazily.
 
-harness.sweepspec and algorithms.registry import torch (about 3 s on this machine), so
+harness.sweeps.spec_file and algorithms.registry import torch (about 3 s on this machine), so
 nothing here is imported until a worker thread asks, and first paint never waits for
 it. Every call runs in a thread worker. If the algorithm registry cannot be imported
 (someone is editing it), the builder still works with the names it can find.
@@ -56,7 +56,7 @@ class SpecPlan:
 
 
 def preset_names() -> list[str]:
-    """The preset files, listed without importing harness.sweepspec (and torch)."""
+    """The preset files, listed without importing harness.sweeps.spec_file (and torch)."""
     folder = resources.files("harness.presets")
     return sorted(
         p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
@@ -64,7 +64,7 @@ def preset_names() -> list[str]:
 
 
 def preset_text(name: str) -> str:
-    from harness.sweepspec import preset_text as text
+    from harness.sweeps.spec_file import preset_text as text
 
     return text(name)
 
@@ -75,10 +75,10 @@ def load_info() -> HarnessInfo:
     with _lock:
         if _info is not None:
             return _info
-        from harness.data import DATASETS
+        from harness.training.datasets import DATASETS
 
         try:
-            from harness.schedules import SCHEDULES
+            from harness.training.schedules import SCHEDULES
 
             schedules = tuple(SCHEDULES)
         except Exception:
@@ -98,16 +98,16 @@ def load_info() -> HarnessInfo:
 
 
 def parse_spec(text: str) -> Any:
-    """harness.sweepspec.parse_spec: a SweepSpec, or a UserError with a one-line reason."""
-    from harness.sweepspec import parse_spec as parse
+    """harness.sweeps.spec_file.parse_spec: a SweepSpec, or a UserError with a one-line reason."""
+    from harness.sweeps.spec_file import parse_spec as parse
 
     return parse(text, "spec")
 
 
 def plan(spec: Any) -> SpecPlan:
-    """Count the runs a SweepSpec expands into, as `sparsest run` will (harness.sweep.plan:
+    """Count the runs a SweepSpec expands into, as `sparsest run` will (harness.sweeps.driver.plan:
     runs that two parts share train once), and the model-epochs they cost."""
-    from harness.sweep import plan as plan_parts
+    from harness.sweeps.driver import plan as plan_parts
 
     parts = plan_parts(spec)
     model_epochs = sum(
@@ -146,9 +146,9 @@ def measured_throughput(store: ResultsStore, dataset: str) -> tuple[float, int] 
 def calibrate(dataset: str, device: str, population: int) -> float:
     """Model-epochs per second of `population` CALIBRATION_SHAPE models, timed over a few
     steps (harness.search.throughput.measure_throughput); about a second on a CPU."""
-    from harness.data import load_dataset
     from harness.search.config import Runner
     from harness.search.throughput import measure_throughput
+    from harness.training.datasets import load_dataset
 
     if device == "auto":
         import torch

@@ -2,7 +2,7 @@
 
 No Textual here, so the parsing rules are tested without an app. Each field parses on
 its own and fails with a one-line reason; the assembled table then goes through the
-harness's own validation (harness.sweepspec), whose errors name a spec key that
+harness's own validation (harness.sweeps.spec_file), whose errors name a spec key that
 `field_for_key` maps back to the field that caused it.
 """
 
@@ -38,7 +38,7 @@ KEY_TO_FIELD: dict[str, str] = {
     "prune.nnz": "nnz",
     "prune.init": "prune_init",
 }
-"""Spec key (as harness.sweepspec names it in its errors) -> builder field."""
+"""Spec key (as harness.sweeps.spec_file names it in its errors) -> builder field."""
 
 _SPEC_ERROR = re.compile(r"^spec: (?P<key>[\w.]+)(?: \(line \d+\))?: (?P<reason>.*)$")
 _UNKNOWN_KEY = re.compile(r"unknown key '?(?P<key>[\w.]+)'?")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from store.db import ResultsStore, StoreError, sweep_statuses
 
-DEFAULT_RUNNER: tuple[str, ...] = (sys.executable, "-m", "harness.cli", "run")
+DEFAULT_RUNNER: tuple[str, ...] = (sys.executable, "-m", "harness.cli.main", "run")
 """The command a sweep runs; the spec path and `--db PATH --progress jsonl` follow."""
 
 LIVE_STATUSES = ("starting", "running", "cancelling")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from harness.masks import DEFAULT_MAX_MASKS, Symmetry
-from harness.population import schedule_code
-from harness.schedules import SCHEDULES
+from harness.search.masks import DEFAULT_MAX_MASKS, Symmetry
+from harness.training.population import schedule_code
+from harness.training.schedules import SCHEDULES
 
 INIT_MODES: tuple[str, ...] = ("random", "fixed")
 

@@ -18,15 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.data import Dataset, load_dataset
-from harness.masks import (
+from harness.search.config import INIT_MODES, Phase1Config, Phase2Config, Runner
+from harness.search.masks import (
     MaskSet,
     check_structure,
     count_structure_masks,
     enumerate_structure,
     pack_network_mask,
 )
-from harness.search.config import INIT_MODES, Phase1Config, Phase2Config, Runner
 from harness.search.runs import SearchRun, make_run, train_runs
 from harness.search.selection import (
     FrontierPoint,
@@ -38,8 +37,9 @@ from harness.search.selection import (
     pareto_curve,
 )
 from harness.search.throughput import estimate_time
-from harness.sinks import ReadableSink, ResultSink
+from harness.sweeps.result_sink import ReadableSink, ResultSink
 from harness.timefmt import format_duration
+from harness.training.datasets import Dataset, load_dataset
 from store.records import RunRecord
 
 LogFn = Callable[[str], None]

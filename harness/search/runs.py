@@ -3,7 +3,7 @@ read back as records.
 
 Seeds. `random` init: a run's init and data order come from a seed derived from
 (widths, mask, seed), shared across the lr x schedule grid and distinct across masks
-and seeds. `fixed` init: seed s names one network (harness.initialisation) from which
+and seeds. `fixed` init: seed s names one network (harness.training.initialisation) from which
 every structure or mask is cut; the data order comes from s too.
 """
 
@@ -18,15 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from harness.data import Dataset
-from harness.engines.base import SGDConfig, resolve_engine
-from harness.evaluation import evaluate
-from harness.initialisation import derive_seed, fixed_network, sub_network
-from harness.masks import MaskSet, pack_network_mask
-from harness.population import Population, default_linear_init, schedule_code
 from harness.search.config import Runner
-from harness.session import TrainingSession
-from harness.spec import RunSpec
+from harness.search.masks import MaskSet, pack_network_mask
+from harness.training.datasets import Dataset
+from harness.training.engines.base import SGDConfig, resolve_engine
+from harness.training.evaluation import evaluate
+from harness.training.initialisation import derive_seed, fixed_network, sub_network
+from harness.training.population import Population, default_linear_init, schedule_code
+from harness.training.run_spec import RunSpec
+from harness.training.session import TrainingSession
 from store.records import RunRecord
 
 

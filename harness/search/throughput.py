@@ -8,13 +8,13 @@ import time
 import numpy as np
 import torch
 
-from harness.data import Dataset
-from harness.engines.base import SGDConfig, TrainState, make_engine, resolve_engine
-from harness.evaluation import evaluate
-from harness.orders import epoch_orders
-from harness.population import Population
-from harness.schedules import epoch_learning_rates
 from harness.search.config import Runner
+from harness.training.data_order import epoch_orders
+from harness.training.datasets import Dataset
+from harness.training.engines.base import SGDConfig, TrainState, make_engine, resolve_engine
+from harness.training.evaluation import evaluate
+from harness.training.population import Population
+from harness.training.schedules import epoch_learning_rates
 
 
 def measure_throughput(

@@ -12,10 +12,10 @@ from algorithms.grasp import Grasp
 from algorithms.random_mask import RandomMask
 from algorithms.rigl import RigL
 from algorithms.snip import Snip
-from harness.data import load_dataset
-from harness.engines.base import SGDConfig
-from harness.population import Population
-from harness.session import TrainingSession
+from harness.training.datasets import load_dataset
+from harness.training.engines.base import SGDConfig
+from harness.training.population import Population
+from harness.training.session import TrainingSession
 
 SIZES = (2, 4, 4, 1)  # 28 weights
 DATA = load_dataset("xor")

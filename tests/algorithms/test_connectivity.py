@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from algorithms.connectivity import check_targets, connectivity, path_minimum, total_weights
-from harness.population import derive_bias_masks
+from harness.training.population import derive_bias_masks
 
 
 def masks_from(rows: list[list[list[int]]]) -> list[torch.Tensor]:

@@ -12,10 +12,10 @@ import torch
 from algorithms.base import StepCallback
 from algorithms.hparams import parse_hparams
 from algorithms.registry import ALGORITHMS
-from harness.data import load_dataset
-from harness.engines.base import SGDConfig
-from harness.population import Population
-from harness.session import TrainingSession
+from harness.training.datasets import load_dataset
+from harness.training.engines.base import SGDConfig
+from harness.training.population import Population
+from harness.training.session import TrainingSession
 
 # Shorter update intervals so a 1-epoch (38-step) test run exercises the updates.
 OVERRIDES = {"rigl": ["update_interval=10"]}

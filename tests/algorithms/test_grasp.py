@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from algorithms.grasp import Grasp, GraspParams, grasp_scores
-from harness.engines.base import SGDConfig
-from harness.orders import epoch_orders
-from harness.session import TrainingSession
+from harness.training.data_order import epoch_orders
+from harness.training.engines.base import SGDConfig
+from harness.training.session import TrainingSession
 from tests.algorithms.test_snip import DATA, PlainMLP, check_run, make_session, plain_top
 
 

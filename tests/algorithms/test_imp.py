@@ -13,10 +13,10 @@ from algorithms.imp import (
     event_schedule,
     weights_left,
 )
-from harness.data import load_dataset
-from harness.engines.base import SGDConfig, TrainState
-from harness.population import Population
-from harness.session import TrainingSession
+from harness.training.datasets import load_dataset
+from harness.training.engines.base import SGDConfig, TrainState
+from harness.training.population import Population
+from harness.training.session import TrainingSession
 from tests.algorithms.test_magnitude_after import (
     PlainModel,
     plain_magnitude_mask,

@@ -10,10 +10,10 @@ import torch
 
 from algorithms.base import StepCallback
 from algorithms.lth import LotteryTicket, LotteryTicketParams, geometric_levels
-from harness.data import load_dataset
-from harness.engines.base import SGDConfig
-from harness.population import Population
-from harness.session import TrainingSession
+from harness.training.datasets import load_dataset
+from harness.training.engines.base import SGDConfig
+from harness.training.population import Population
+from harness.training.session import TrainingSession
 from tests.algorithms.test_magnitude_after import (
     PlainModel,
     plain_magnitude_mask,

@@ -17,12 +17,12 @@ from algorithms.magnitude_after import (
     MagnitudeAfterTraining,
     magnitude_masks,
 )
-from harness.data import Dataset, load_dataset
-from harness.engines.base import SGDConfig
-from harness.orders import epoch_orders
-from harness.population import Population
-from harness.schedules import lr_factor
-from harness.session import TrainingSession
+from harness.training.data_order import epoch_orders
+from harness.training.datasets import Dataset, load_dataset
+from harness.training.engines.base import SGDConfig
+from harness.training.population import Population
+from harness.training.schedules import lr_factor
+from harness.training.session import TrainingSession
 
 SIZES = (2, 4, 4, 4, 1)
 

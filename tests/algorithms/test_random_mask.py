@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 
 from algorithms.random_mask import RandomMask, random_masks
-from harness.data import load_dataset
-from harness.engines.base import SGDConfig
-from harness.population import Population
-from harness.session import TrainingSession
+from harness.training.datasets import load_dataset
+from harness.training.engines.base import SGDConfig
+from harness.training.population import Population
+from harness.training.session import TrainingSession
 from tests.algorithms.test_snip import seeded_draw
 
 SIZES = (2, 4, 4, 4, 1)

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import torch
 
-from harness.data import load_dataset
-from harness.engines.base import SGDConfig
-from harness.population import Population
-from harness.session import TrainingSession
+from harness.training.datasets import load_dataset
+from harness.training.engines.base import SGDConfig
+from harness.training.population import Population
+from harness.training.session import TrainingSession
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -19,10 +19,10 @@ from algorithms.rigl import (
     erk_counts,
     initial_masks,
 )
-from harness.data import load_dataset
-from harness.engines.base import SGDConfig
-from harness.population import Population
-from harness.session import TrainingSession
+from harness.training.datasets import load_dataset
+from harness.training.engines.base import SGDConfig
+from harness.training.population import Population
+from harness.training.session import TrainingSession
 from tests.algorithms.test_snip import seeded_draw
 
 

@@ -19,11 +19,11 @@ from torch import nn
 from algorithms.base import Draw, StepCallback
 from algorithms.scoring import xavier_normal_
 from algorithms.snip import Snip, SnipParams, snip_scores
-from harness.data import Dataset, load_dataset
-from harness.engines.base import SGDConfig
-from harness.orders import epoch_orders
-from harness.population import Population
-from harness.session import TrainingSession
+from harness.training.data_order import epoch_orders
+from harness.training.datasets import Dataset, load_dataset
+from harness.training.engines.base import SGDConfig
+from harness.training.population import Population
+from harness.training.session import TrainingSession
 
 SIZES = (2, 4, 4, 4, 1)
 LRS = (0.1, 0.05, 0.2)

@@ -1,4 +1,4 @@
-"""`sparsest bench`, harness.bench and harness.bench_suites, on tiny configurations."""
+"""`sparsest bench`, harness.bench.bench and harness.bench.suites, on tiny configurations."""
 
 import json
 import math
@@ -6,9 +6,9 @@ import math
 from typer.testing import CliRunner
 
 from algorithms.registry import ALGORITHMS
-from harness.bench import BenchOptions, BenchRow
-from harness.bench_suites import SUITES, PruneRow, SearchRow, paper_95_trainings
-from harness.cli import app
+from harness.bench.bench import BenchOptions, BenchRow
+from harness.bench.suites import SUITES, PruneRow, SearchRow, paper_95_trainings
+from harness.cli.main import app
 
 
 def check_row(row: BenchRow, suite: str, width: tuple[int, ...], population: int) -> None:

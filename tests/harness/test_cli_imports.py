@@ -6,15 +6,15 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from harness.bench_suites import SUITES
-from harness.cli import app, flowing
-from harness.commands.bench import SUITE_NAMES
+from harness.bench.suites import SUITES
+from harness.cli.bench import SUITE_NAMES
+from harness.cli.main import app, flowing
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_importing_the_cli_loads_neither_torch_nor_numba() -> None:
-    code = "import harness.cli, sys; print('torch' in sys.modules, 'numba' in sys.modules)"
+    code = "import harness.cli.main, sys; print('torch' in sys.modules, 'numba' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )

@@ -10,10 +10,10 @@ from rich.cells import cell_len
 from rich.console import Console
 from typer.testing import CliRunner
 
-from harness.bench import BenchRow
-from harness.bench_suites import PruneRow
-from harness.cli import app
-from harness.commands.bench import _table
+from harness.bench.bench import BenchRow
+from harness.bench.suites import PruneRow
+from harness.cli.bench import _table
+from harness.cli.main import app
 from store.db import ResultsStore
 from tests.store.helpers import make_record
 

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.data import (
+from harness.training.datasets import (
     DATASETS,
     UnknownDatasetError,
     cubist_spiral,
@@ -65,7 +65,7 @@ def test_every_point_lies_on_its_arms_polyline() -> None:
 
 
 def _sample(vertices: np.ndarray) -> np.ndarray:
-    from harness.data import _sample_polyline
+    from harness.training.datasets import _sample_polyline
 
     return _sample_polyline(vertices, 25_000)
 

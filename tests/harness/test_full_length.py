@@ -18,13 +18,13 @@ import pytest
 import torch
 from scipy import stats
 
-from harness.data import cubist_spiral
-from harness.engines.base import SGDConfig, TrainState
-from harness.engines.numba_engine import NumbaEngine
-from harness.evaluation import evaluate
-from harness.population import Population
-from harness.reference import build_mlp, train_reference
-from harness.trainer import train
+from harness.training.datasets import cubist_spiral
+from harness.training.engines.base import SGDConfig, TrainState
+from harness.training.engines.numba_engine import NumbaEngine
+from harness.training.evaluation import evaluate
+from harness.training.population import Population
+from harness.training.reference import build_mlp, train_reference
+from harness.training.trainer import train
 
 SIZES, LR, SCHEDULE, SEEDS = (2, 3, 3, 3, 1), 0.1, "cosine", list(range(64))
 CONFIG = SGDConfig(epochs=50)

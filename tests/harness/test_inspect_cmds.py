@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from harness.cli import app
+from harness.cli.main import app
 from harness.errors import UserError
-from harness.sweep import SweepRun
-from harness.sweepspec import parse_spec
+from harness.sweeps.driver import SweepRun
+from harness.sweeps.spec_file import parse_spec
 from store.db import ResultsStore
 from tests.harness.test_sweep import TINY
 

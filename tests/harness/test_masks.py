@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.masks import (
+from harness.search.masks import (
     MaskLimitError,
     count_layer_masks,
     count_structure_masks,

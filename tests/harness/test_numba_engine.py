@@ -1,4 +1,4 @@
-"""The numba engine against the plain reference loop (harness.reference) and the torch
+"""The numba engine against the plain reference loop (harness.training.reference) and the torch
 engine, on a subsample of the Cubist Spiral (1,983 points, 15 steps an epoch) so that
 300 steps span 20 epochs and the lr schedules matter."""
 
@@ -8,16 +8,16 @@ import pytest
 import torch
 from scipy import stats
 
-from harness.data import cubist_spiral
-from harness.engines.base import SGDConfig, TrainState
-from harness.engines.numba_engine import NumbaEngine, choose_kernel
-from harness.engines.torch_engine import TorchEngine
-from harness.evaluation import evaluate
-from harness.orders import epoch_orders
-from harness.population import Population
-from harness.reference import build_mlp, train_reference
-from harness.schedules import SCHEDULES
-from harness.trainer import train
+from harness.training.data_order import epoch_orders
+from harness.training.datasets import cubist_spiral
+from harness.training.engines.base import SGDConfig, TrainState
+from harness.training.engines.numba_engine import NumbaEngine, choose_kernel
+from harness.training.engines.torch_engine import TorchEngine
+from harness.training.evaluation import evaluate
+from harness.training.population import Population
+from harness.training.reference import build_mlp, train_reference
+from harness.training.schedules import SCHEDULES
+from harness.training.trainer import train
 
 DATA = cubist_spiral(points_per_arm=1000)
 CONFIG = SGDConfig(epochs=20)  # 300 steps

@@ -1,7 +1,7 @@
 import torch
 
-from harness.population import Population, default_linear_init, derive_bias_masks
-from harness.reference import build_mlp
+from harness.training.population import Population, default_linear_init, derive_bias_masks
+from harness.training.reference import build_mlp
 
 
 def test_init_is_bitwise_nn_linear_under_manual_seed() -> None:

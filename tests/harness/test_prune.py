@@ -11,11 +11,10 @@ import torch
 import typer
 from typer.testing import CliRunner
 
-from harness import prune
-from harness.commands.prune import register
+from harness.cli.prune import register
 from harness.errors import UserError
-from harness.population import default_linear_init
-from harness.prune import (
+from harness.sweeps import prune_runs as prune
+from harness.sweeps.prune_runs import (
     PruneGrid,
     build_population,
     expand_grid,
@@ -23,7 +22,8 @@ from harness.prune import (
     group_runs,
     run_grid,
 )
-from harness.sinks import MemorySink
+from harness.sweeps.result_sink import MemorySink
+from harness.training.population import default_linear_init
 
 
 def small_grid(**changes) -> PruneGrid:  # type: ignore[no-untyped-def]

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from harness.orders import epoch_orders
-from harness.reference import make_scheduler
-from harness.schedules import lr_factor
+from harness.training.data_order import epoch_orders
+from harness.training.reference import make_scheduler
+from harness.training.schedules import lr_factor
 
 
 @pytest.mark.parametrize("schedule", ["cosine", "multistep", "constant"])

@@ -12,13 +12,10 @@ import torch
 import typer
 from typer.testing import CliRunner
 
-from harness.commands.search import register
-from harness.data import load_dataset
+from harness.cli.search import register
 from harness.errors import UserError
-from harness.initialisation import fixed_network, sub_network
-from harness.masks import count_layer_masks
-from harness.reference import build_mlp
 from harness.search.config import Grid, Phase1Config, Phase2Config, Runner
+from harness.search.masks import count_layer_masks
 from harness.search.phases import (
     phase1_runs,
     phase2_masks,
@@ -30,7 +27,10 @@ from harness.search.phases import (
 )
 from harness.search.runs import build_population, train_runs
 from harness.search.selection import frontier, minimal_structures, pareto_curve
-from harness.sinks import MemorySink
+from harness.sweeps.result_sink import MemorySink
+from harness.training.datasets import load_dataset
+from harness.training.initialisation import fixed_network, sub_network
+from harness.training.reference import build_mlp
 from store.records import RunRecord
 
 RUNNER = Runner(dataset="xor", engine="torch", device="cpu", population=64, calibrate_steps=0)

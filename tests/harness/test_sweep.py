@@ -11,10 +11,10 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from harness.cli import app
+from harness.cli.main import app
 from harness.errors import UserError
-from harness.sweep import SweepRun, flatten
-from harness.sweepspec import load_spec, parse_spec, preset_names
+from harness.sweeps.driver import SweepRun, flatten
+from harness.sweeps.spec_file import load_spec, parse_spec, preset_names
 from store.db import ResultsStore
 
 TINY = """
@@ -123,7 +123,7 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path: Path) -> N
     expected = _keys(reference.path)
 
     db = tmp_path / "killed.duckdb"
-    command = [sys.executable, "-m", "harness.cli", "run", str(spec_path), "--db", str(db),
+    command = [sys.executable, "-m", "harness.cli.main", "run", str(spec_path), "--db", str(db),
                "--progress", "jsonl", "--no-leaderboard"]  # fmt: skip
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -182,7 +182,7 @@ def test_cuda_without_a_gpu_is_a_one_line_error(tmp_path: Path) -> None:
 def test_a_spec_can_ask_for_joint_symmetry_in_phase_2() -> None:
     """search.symmetry = "joint": one mask per network class, 12,400 on (3,3,3) against
     the paper's 25,992; anything else is a one-line error."""
-    from harness.sweep import plan
+    from harness.sweeps.driver import plan
 
     text = "epochs = 1\nlrs = [0.1]\nschedules = ['cosine']\n[search]\nphase1 = false\n"
     text += "lrs = [0.1]\nstructure = [3, 3, 3]\n"

@@ -1,15 +1,15 @@
-"""The torch engine against the plain one-model reference loop (harness.reference)."""
+"""The torch engine against the plain one-model reference loop (harness.training.reference)."""
 
 import numpy as np
 import torch
 
-from harness.data import cubist_spiral
-from harness.engines.base import SGDConfig, TrainState
-from harness.engines.torch_engine import TorchEngine
-from harness.evaluation import evaluate
-from harness.population import Population
-from harness.reference import build_mlp, train_reference
-from harness.trainer import train
+from harness.training.datasets import cubist_spiral
+from harness.training.engines.base import SGDConfig, TrainState
+from harness.training.engines.torch_engine import TorchEngine
+from harness.training.evaluation import evaluate
+from harness.training.population import Population
+from harness.training.reference import build_mlp, train_reference
+from harness.training.trainer import train
 
 STEPS = 300
 
@@ -27,8 +27,8 @@ def _run_steps(population: Population, steps: int) -> None:
     engine = TorchEngine(data, config, torch.device("cpu"))
     state = TrainState.fresh(population)
     engine.import_state(state)
-    from harness.orders import epoch_orders
-    from harness.schedules import epoch_learning_rates
+    from harness.training.data_order import epoch_orders
+    from harness.training.schedules import epoch_learning_rates
 
     orders = epoch_orders(population.data_seed.numpy(), 0, data.points)
     lrs = epoch_learning_rates(population.lr.numpy(), population.schedule.numpy(), 0, 2)
@@ -97,7 +97,7 @@ def test_diverging_models_are_flagged_and_the_rest_untouched() -> None:
 
 
 def test_cpu_scoring_matches_the_batched_torch_forward() -> None:
-    from harness.evaluation import evaluate as score
+    from harness.training.evaluation import evaluate as score
 
     data = cubist_spiral()
     masks = _random_masks((2, 5, 4, 3, 1), 6, 2)

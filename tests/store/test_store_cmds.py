@@ -1,4 +1,4 @@
-"""`sparsest sql/export/leaderboard/frontier` (harness/commands/store_cmds.py) on a tmp store."""
+"""`sparsest sql/export/leaderboard/frontier` (harness/cli/store.py) on a tmp store."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from harness.commands import store_cmds
+from harness.cli import store as store_cmds
 from harness.errors import UserError
 from store.db import ResultsStore
 from tests.store.helpers import make_record

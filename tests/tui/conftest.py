@@ -1,4 +1,4 @@
-"""Fixtures for the app's tests: the fixed store of tui/snapshot_app.py, copied per test."""
+"""Fixtures for the app's tests: the fixed store of tests/tui/snapshot_app.py, copied per test."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.snapshot_app import build_store
+from tests.tui.snapshot_app import build_store
 
 
 @pytest.fixture(scope="session")

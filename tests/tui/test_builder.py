@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, Select, Static
 
-from harness.sweepspec import load_spec
+from harness.sweeps.spec_file import load_spec
 from tests.tui.helpers import app_on, text_of, wait_for
 from tui.screens.builder import BuilderScreen
 from tui.screens.runs import RunsScreen

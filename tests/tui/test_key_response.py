@@ -37,7 +37,7 @@ algorithms = ["imp", "snip", "synflow"]
 widths = [3, 4, 5, 6, 7, 8]
 nnz = [15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]
 """
-REAL_RUNNER = (sys.executable, "-m", "harness.cli", "run")
+REAL_RUNNER = (sys.executable, "-m", "harness.cli.main", "run")
 SAMPLES = 40
 
 

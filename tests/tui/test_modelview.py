@@ -8,7 +8,7 @@ from datetime import datetime
 import numpy as np
 from rich.console import Console
 
-from harness.inspect import BoundaryPicture, model_view, pixels
+from harness.model_view import BoundaryPicture, model_view, pixels
 from store.masks import pack_masks, pack_weights, weight_shapes
 from store.queries import StoredRun
 from store.records import RunRecord

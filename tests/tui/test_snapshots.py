@@ -1,4 +1,4 @@
-"""SVG snapshots of the main screens on the fixed store of tui/snapshot_app.py.
+"""SVG snapshots of the main screens on the fixed store of tests/tui/snapshot_app.py.
 
 Regenerate after an intended change with `pytest tests/tui --snapshot-update`.
 """
@@ -11,9 +11,9 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, TextArea
 
 from tests.tui.helpers import wait_for
+from tests.tui.snapshot_app import snapshot_app
 from tui.screens.builder import BuilderScreen
 from tui.screens.inspector import InspectorScreen
-from tui.snapshot_app import snapshot_app
 
 WIDE, NARROW = (120, 40), (80, 24)
 

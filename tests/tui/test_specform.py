@@ -7,7 +7,7 @@ import json
 import pytest
 import tomllib
 
-from harness.sweepspec import parse_spec, preset_text
+from harness.sweeps.spec_file import parse_spec, preset_text
 from tui.estimate import Check, summary_lines
 from tui.harness_api import SpecPlan
 from tui.specform import (

@@ -13,7 +13,7 @@ from textual.containers import Container, Horizontal
 from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static
 
-from harness import inspect as modelview
+from harness import model_view as modelview
 from tui import reads
 from tui.screens.base import SparsestScreen
 from tui.widgets.boundary import DecisionBoundary

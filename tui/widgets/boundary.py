@@ -12,7 +12,7 @@ import numpy as np
 from rich.text import Text
 from textual.widget import Widget
 
-from harness.inspect import BoundaryPicture, ModelView, pixels
+from harness.model_view import BoundaryPicture, ModelView, pixels
 
 
 class DecisionBoundary(Widget):

@@ -16,7 +16,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from harness.inspect import ModelView
+from harness.model_view import ModelView
 
 POSITIVE, NEGATIVE, PLAIN, DISCONNECTED = "#3b9ae1", "#f59322", "#a0a0a0", "#d04040"
 _BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))

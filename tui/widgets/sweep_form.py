@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Container, Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Select, SelectionList, Static
 
-from harness.data import DATASETS
+from harness.training.datasets import DATASETS
 from tui.harness_api import HarnessInfo
 from tui.specform import FormState
 from tui.widgets.fields import Field

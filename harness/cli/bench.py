@@ -1,0 +1,155 @@
+"""`sparsest bench`: how fast the harness trains, against the plain one-model loop."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from harness.cli.tables import compact_table, fit
+from harness.errors import UserError
+
+if TYPE_CHECKING:
+    from harness.bench.bench import BenchRow
+
+# harness.bench.suites.SUITES's names (that module imports torch); a test keeps them equal
+SUITE_NAMES = ("train", "search", "prune")
+# columns that move to the title when every row has the same value
+SHARED = ("width", "population", "device", "engine")
+LEGEND = (
+    "rate, baseline: model-epochs/s of the harness and of the plain loop; compile s: "
+    "warm-up with kernel compilation, not in the rates"
+)
+SEARCH_LEGEND = (
+    "epoch s: one epoch of the population; other s: building, evaluating and recording "
+    "it; paper 95%: the paper's 95% phase 2 at these costs (projected)"
+)
+
+Column = tuple[str, Callable[[Any], str]]  # a header, and a row's cell
+
+
+def bench(
+    suite: Annotated[
+        str, typer.Option(help=f"Which benchmark: {', '.join(SUITE_NAMES)}.")
+    ] = "train",
+    population: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Models trained at once (default: train 1024, search 1024, prune 256)."
+        ),
+    ] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Epochs the population is timed over; prune: epochs per training "
+            "(default: train 10, search 5, prune 20: the study trains for 50, and IMP's 200 "
+            "pruning events crammed into one epoch would misstate its cost).",
+        ),
+    ] = None,
+    device: Annotated[
+        str, typer.Option(help="auto, cpu or cuda (the population's device).")
+    ] = "auto",
+    torch_threads: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Torch threads on the harness's side (default: torch's own); the baselines "
+            "always run on one.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Model-epochs per second of the harness and of the plain one-model loop, measured in
+    one run.
+
+    train: the population trainer at hidden widths 3,3,3 and 16,16,16 against the
+    reference loop (nn.Module, torch SGD, a shuffling DataLoader, one torch thread; timed
+    over part of an epoch and extrapolated). search: phase 2 on (3,3,3) masks end to end,
+    and the projected time of the paper's 95% phase 2. prune: each algorithm's run,
+    pruning included, at width 16,16,16 and 20 weights, against the same algorithm on one
+    model. Kernel compilation is timed separately (compile_s) and left out of the rates."""
+    from harness.bench.bench import BenchOptions
+    from harness.bench.suites import SUITES
+    from harness.training.engines.base import resolve_device
+
+    if suite not in SUITES:
+        raise UserError(f"unknown suite {suite!r}; choose one of: {', '.join(SUITES)}")
+    chosen = SUITES[suite]
+    options = BenchOptions(
+        population=population or chosen.population,
+        epochs=epochs or chosen.epochs,
+        device=str(resolve_device(device)),
+        torch_threads=torch_threads,
+    )
+    rows = chosen.run(options)
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(row) for row in rows]))
+        return
+    caption = chosen.caption.format(**dataclasses.asdict(rows[0])) if rows else ""
+    Console().print(_table(suite, rows, caption))
+
+
+def _columns(rows: Sequence[BenchRow]) -> tuple[list[Column], list[str]]:
+    """The table's columns, and the caption lines that explain their headers."""
+    from harness.bench.suites import PruneRow, SearchRow
+    from harness.timefmt import format_duration
+
+    first: list[Column] = []
+    last: list[Column] = []
+    legend = [LEGEND]
+    if rows and isinstance(rows[0], PruneRow):
+        first = [
+            ("algorithm", lambda r: r.algorithm),
+            ("epochs", lambda r: str(r.epochs_trained)),
+        ]
+    if rows and isinstance(rows[0], SearchRow):
+        last = [
+            ("epoch s", lambda r: f"{r.epoch_s:.2f}"),
+            ("other s", lambda r: f"{r.overhead_s:.2f}"),
+            ("paper 95%", lambda r: format_duration(r.projected_paper_95_s)),
+        ]
+        legend.append(SEARCH_LEGEND)
+    columns: list[Column] = [
+        *first,
+        ("width", lambda r: ",".join(map(str, r.width))),
+        ("population", lambda r: str(r.population)),
+        ("rate", lambda r: f"{r.model_epochs_per_s:,.0f}"),
+        ("baseline", lambda r: f"{r.baseline_model_epochs_per_s:,.1f}"),
+        ("speedup", lambda r: f"{r.speedup:,.0f}x"),
+        ("device", lambda r: r.device),
+        ("engine", lambda r: r.engine),
+        ("compile s", lambda r: f"{r.compile_s:.1f}"),
+        *last,
+    ]
+    return columns, legend
+
+
+def _table(suite: str, rows: Sequence[BenchRow], caption: str) -> Table:
+    """The shared columns with one value in every row go to the title; the short headers
+    are explained in the caption, after how the suite measures."""
+    columns, legend = _columns(rows)
+    shared = [
+        (header, cell)
+        for header, cell in columns
+        if header in SHARED and rows and len({cell(row) for row in rows}) == 1
+    ]
+    kept = [column for column in columns if column not in shared]
+    title = "; ".join([f"bench {suite}", *(f"{h} {cell(rows[0])}" for h, cell in shared)])
+    table = compact_table(
+        *(header for header, _ in kept),
+        title=title,
+        caption="\n".join([caption, *legend] if caption else legend),
+    )
+    for row in rows:
+        table.add_row(*(cell(row) for _, cell in kept))
+    return fit(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(bench)

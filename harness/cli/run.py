@@ -1,0 +1,145 @@
+"""`sparsest run SPEC.toml|PRESET`: run a sweep into the store, with progress."""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from harness.cli.store import leaderboard
+from harness.cli.tables import compact_table, fit
+from harness.errors import UserError
+
+if TYPE_CHECKING:
+    from harness.sweeps.driver import SweepEvent
+    from harness.sweeps.spec_file import SweepSpec
+
+
+class ProgressStyle(str, Enum):
+    bar = "bar"
+    jsonl = "jsonl"
+    none = "none"
+
+
+def run(
+    spec: Annotated[
+        str, typer.Argument(help="A preset name (see `sparsest presets`) or a TOML spec.")
+    ],
+    db: Annotated[
+        Path | None, typer.Option(help="Results store (default $SPARSEST_DB or ./sparsest.duckdb).")
+    ] = None,
+    progress: Annotated[
+        ProgressStyle, typer.Option(help="bar, jsonl (one JSON event per line) or none.")
+    ] = ProgressStyle.bar,
+    device: Annotated[
+        str | None, typer.Option(help="Override the spec's device: auto, cpu, cuda.")
+    ] = None,
+    show_leaderboard: Annotated[
+        bool,
+        typer.Option("--leaderboard/--no-leaderboard", help="Print the leaderboard at the end."),
+    ] = True,
+    dry_run: Annotated[
+        bool, typer.Option(help="Print the runs each part of the spec expands into; train nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --dry-run: print JSON.")] = False,
+) -> None:
+    """Run a sweep: expand the spec into runs, train them in populations, write every
+    result to the store. Rerunning an interrupted sweep finishes only what is missing."""
+    from harness.sweeps.driver import SweepRun
+    from harness.sweeps.spec_file import load_spec
+    from store.db import ResultsStore, StoreError
+
+    sweep_spec = load_spec(spec)
+    if dry_run:
+        print_plan(sweep_spec, as_json)
+        return
+    if as_json:
+        raise UserError("--json goes with --dry-run; a running sweep reports with --progress jsonl")
+    if device is not None:
+        from dataclasses import replace
+
+        if device not in ("auto", "cpu", "cuda"):
+            raise UserError(f"--device {device!r}: choose auto, cpu or cuda")
+        sweep_spec = replace(sweep_spec, device=device)
+    store = ResultsStore(db)
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    try:
+        store.initialize()
+        if progress is ProgressStyle.jsonl:
+            summary = SweepRun(sweep_spec, store, lambda e: print(e.as_json(), flush=True)).run()
+        elif progress is ProgressStyle.none:
+            summary = SweepRun(sweep_spec, store).run()
+        else:
+            with Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeRemainingColumn(),
+                console=console,
+            ) as bar:
+                task = bar.add_task(sweep_spec.name, total=None, rate="")
+
+                def show(event: SweepEvent) -> None:
+                    if event.event == "log":
+                        bar.console.print(f"[dim]{event.message}[/dim]")
+                        return
+                    bar.update(
+                        task, completed=event.done, total=event.total or None,
+                        description=event.stage or sweep_spec.name,
+                        rate=f"{event.models_per_s:,.1f} runs/s",
+                    )  # fmt: skip
+
+                summary = SweepRun(sweep_spec, store, show).run()
+    except StoreError as error:
+        raise UserError(str(error)) from None
+    seconds = time.perf_counter() - started
+    if progress is ProgressStyle.jsonl:
+        return
+    console.print(
+        f"sweep {summary.sweep_id} ({sweep_spec.name}): {summary.runs_done:,} runs complete "
+        f"in {seconds:,.1f} s into {store.path}"
+    )
+    for target, structure in summary.minimal_structures.items():
+        console.print(f"minimal structure for {target:.1%}: {structure}")
+    if show_leaderboard and (sweep_spec.prune is not None or sweep_spec.include):
+        leaderboard(target=None, width=None, init=None, dataset=None, as_json=False, db=store.path)
+
+
+def print_plan(sweep_spec: SweepSpec, as_json: bool) -> None:
+    """The runs each part of the spec trains, known before phase 1 runs, and which parts
+    add more once phase 1 has found its minimal structures."""
+    import json
+
+    from harness.sweeps.driver import plan
+
+    parts = plan(sweep_spec)
+    total = sum(p.new_runs for p in parts)
+    if as_json:
+        parts_json = [p.as_dict() for p in parts]
+        print(json.dumps({"spec": sweep_spec.name, "runs": total, "parts": parts_json}))
+        return
+    table = compact_table(
+        "part", "runs", "new", "then",
+        title=f"{sweep_spec.name}: {total:,} runs to train, known before training",
+        caption="new: runs no earlier part trains (parts share runs by run key); then: "
+        "runs added once phase 1 has found the minimal structures",
+    )  # fmt: skip
+    for p in parts:
+        later = [
+            name
+            for name, follows in (("phase 2", p.phase2_follows), ("pruning", p.prune_follows))
+            if follows
+        ]
+        table.add_row(p.name, f"{p.runs:,}", f"{p.new_runs:,}", " + ".join(later) or "-")
+    Console().print(fit(table))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)

@@ -1,1 +1,0 @@
-"""One module per group of `sparsest` commands; each exposes `register(app)`."""
