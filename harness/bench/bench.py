@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import torch
 
 from harness.training.datasets import Dataset, load_dataset
-from harness.training.engines.base import Engine, SGDConfig, TrainState, make_engine
+from harness.training.engines.base import Engine, SGDConfig, TrainState
+from harness.training.engines.select import make_engine
 from harness.training.population import Population
 from harness.training.reference import build_mlp, train_reference
 from harness.training.schedules import SCHEDULES

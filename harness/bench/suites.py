@@ -48,7 +48,8 @@ from harness.sweeps.prune_runs import (
     expand_grid,
 )
 from harness.training.datasets import Dataset, load_dataset, load_split
-from harness.training.engines.base import SGDConfig, resolve_engine
+from harness.training.engines.base import SGDConfig
+from harness.training.engines.select import resolve_engine
 from harness.training.session import TrainingSession
 
 PAPER_EPOCHS = 50

@@ -76,7 +76,7 @@ def bench(
     model. Kernel compilation is timed separately (compile_s) and left out of the rates."""
     from harness.bench.bench import BenchOptions
     from harness.bench.suites import SUITES
-    from harness.training.engines.base import resolve_device
+    from harness.training.engines.select import resolve_device
 
     if suite not in SUITES:
         raise UserError(f"unknown suite {suite!r}; choose one of: {', '.join(SUITES)}")

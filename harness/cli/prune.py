@@ -171,7 +171,7 @@ def prune_command(
     """Prune and train every algorithm x width x nnz x lr x schedule x seed; print each run."""
     from harness.sweeps.prune_runs import PruneGrid
     from harness.sweeps.result_sink import MemorySink
-    from harness.training.engines.base import resolve_device
+    from harness.training.engines.select import resolve_device
 
     if engine not in ENGINES:
         raise UserError(f"unknown engine {engine!r}; choose auto, torch or numba")

@@ -198,7 +198,7 @@ def search(
     from harness.search.phases import plan_phase1, plan_phase2, run_phase1, run_phase2
     from harness.search.selection import check_targets
     from harness.training.datasets import DATASETS
-    from harness.training.engines.base import resolve_device
+    from harness.training.engines.select import resolve_device
     from harness.training.schedules import SCHEDULES
 
     if phase not in ("1", "2", "both"):

@@ -34,7 +34,8 @@ def train_command(
 ) -> None:
     """Train dense MLPs over an lr x schedule x seed grid, all at once, and print accuracies."""
     from harness.training.datasets import UnknownDatasetError, load_split
-    from harness.training.engines.base import SGDConfig, TrainState, make_engine, resolve_device
+    from harness.training.engines.base import SGDConfig, TrainState
+    from harness.training.engines.select import make_engine, resolve_device
     from harness.training.evaluation import evaluate
     from harness.training.population import Population
     from harness.training.schedules import SCHEDULES

@@ -21,7 +21,8 @@ import torch
 from harness.search.config import Runner
 from harness.search.masks import MaskSet, pack_network_mask
 from harness.training.datasets import Dataset
-from harness.training.engines.base import SGDConfig, resolve_engine
+from harness.training.engines.base import SGDConfig
+from harness.training.engines.select import resolve_engine
 from harness.training.evaluation import evaluate
 from harness.training.initialisation import derive_seed, fixed_network, sub_network
 from harness.training.population import Population, default_linear_init, schedule_code

@@ -11,7 +11,8 @@ import torch
 from harness.search.config import Runner
 from harness.training.data_order import epoch_orders
 from harness.training.datasets import Dataset
-from harness.training.engines.base import SGDConfig, TrainState, make_engine, resolve_engine
+from harness.training.engines.base import SGDConfig, TrainState
+from harness.training.engines.select import make_engine, resolve_engine
 from harness.training.evaluation import evaluate
 from harness.training.population import Population
 from harness.training.schedules import epoch_learning_rates

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from harness.search.config import Grid, Phase1Config, Phase2Config, Runner
@@ -24,32 +23,11 @@ from harness.search.phases import (
     run_phase2,
 )
 from harness.search.runs import SearchRun
+from harness.sweeps.events import EventFn, SweepEvent
 from harness.sweeps.executors import Executor, LocalExecutor
 from harness.sweeps.prune_runs import PruneGrid, PruneProgress, PruneRun, expand_grid
 from harness.sweeps.spec_file import SweepSpec, load_spec
 from store.db import ResultsStore
-
-
-@dataclass(frozen=True)
-class SweepEvent:
-    """What a sweep reports: `start` (total known so far), `progress`, `stage`, `log`,
-    `done`. Counts are runs (trained models); `total` can grow when phase 2's structure
-    becomes known after phase 1."""
-
-    event: str
-    sweep_id: int
-    done: int = 0
-    total: int = 0
-    models_per_s: float = 0.0
-    eta_s: float | None = None
-    stage: str = ""
-    message: str = ""
-
-    def as_json(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if v not in ("", None)})
-
-
-EventFn = Callable[[SweepEvent], None]
 
 
 @dataclass

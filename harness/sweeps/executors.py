@@ -13,7 +13,7 @@ from typing import Protocol
 from harness.search.config import Runner
 from harness.sweeps.prune_runs import PruneGrid, PruneProgress, run_grid
 from harness.sweeps.result_sink import ResultSink
-from harness.training.engines.base import resolve_device
+from harness.training.engines.select import resolve_device
 from store.records import RunRecord
 
 

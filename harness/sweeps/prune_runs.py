@@ -46,7 +46,8 @@ from algorithms.hparams import HyperParameterError, non_default, parse_hparams
 from harness.errors import UserError
 from harness.sweeps.result_sink import MemorySink, ResultSink
 from harness.training.datasets import DATASETS, Split, load_split
-from harness.training.engines.base import SGDConfig, resolve_engine
+from harness.training.engines.base import SGDConfig
+from harness.training.engines.select import resolve_engine
 from harness.training.evaluation import evaluate
 from harness.training.initialisation import fixed_network, sub_network
 from harness.training.population import Population

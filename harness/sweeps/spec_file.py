@@ -20,7 +20,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from harness.errors import UserError
+from harness.errors import SpecError, UserError
 from harness.training.datasets import DATASETS
 from harness.training.schedules import SCHEDULES
 
@@ -88,11 +88,13 @@ class SweepSpec:
     )
 
 
-def _line_of(text: str, key: str) -> str:
+def _line_of(text: str, key: str) -> int | None:
+    """The first line that sets `key` (its last dotted part), or None."""
+    name = key.split(".")[-1]
     for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip().startswith(key):
-            return f" (line {number})"
-    return ""
+        if line.strip().startswith(name):
+            return number
+    return None
 
 
 def _conforms(value: Any, hint: Any) -> bool:
@@ -132,16 +134,19 @@ def _build(cls: type, table: dict[str, Any], where: str, text: str) -> Any:
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key not in known:
-            raise UserError(
-                f"spec: unknown key {where}{key!r}{_line_of(text, key)}; "
-                f"valid keys: {', '.join(known)}"
+            raise SpecError(
+                f"{where}{key}",
+                _line_of(text, key),
+                f"unknown key; valid keys: {', '.join(known)}",
             )
         if isinstance(value, list):
             value = tuple(value)
         if not _conforms(value, hints[key]):
-            raise UserError(
-                f"spec: {where}{key}{_line_of(text, key)}: expected {_describe(hints[key])}, "
-                f"got {list(value) if isinstance(value, tuple) else value!r}"
+            raise SpecError(
+                f"{where}{key}",
+                _line_of(text, key),
+                f"expected {_describe(hints[key])}, "
+                f"got {list(value) if isinstance(value, tuple) else value!r}",
             )
         values[key] = value
     return cls(**values)
@@ -151,7 +156,7 @@ def parse_spec(text: str, source: str = "spec") -> SweepSpec:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise UserError(f"{source}: malformed TOML: {error}") from None
+        raise SpecError("", getattr(error, "lineno", None), f"malformed TOML: {error}", source) from None
     search = raw.pop("search", None)
     prune = raw.pop("prune", None)
     spec = _build(SweepSpec, raw, "", text)
@@ -168,7 +173,7 @@ def parse_spec(text: str, source: str = "spec") -> SweepSpec:
 
 def validate(spec: SweepSpec, text: str = "") -> None:
     def fail(key: str, message: str) -> None:
-        raise UserError(f"spec: {key}{_line_of(text, key.split('.')[-1])}: {message}")
+        raise SpecError(key, _line_of(text, key), message)
 
     if spec.dataset not in DATASETS:
         fail("dataset", f"unknown dataset {spec.dataset!r}; choose from {', '.join(DATASETS)}")

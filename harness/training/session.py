@@ -11,7 +11,8 @@ import torch
 from algorithms.base import PopulationLike, StepCallback
 from harness.training.data_order import epoch_orders
 from harness.training.datasets import Dataset
-from harness.training.engines.base import SGDConfig, TrainState, make_engine
+from harness.training.engines.base import SGDConfig, TrainState
+from harness.training.engines.select import make_engine
 from harness.training.engines.torch_engine import TorchEngine
 from harness.training.population import Population
 from harness.training.trainer import ProgressFn, train

@@ -68,7 +68,7 @@ def test_the_paper_preset_includes_the_four_studies() -> None:
     ("text", "message"),
     [
         ("epochs = [", "malformed TOML"),
-        ("name = 'x'\nepoch = 3", "unknown key 'epoch' (line 2)"),
+        ("name = 'x'\nepoch = 3", "epoch (line 2): unknown key"),
         ("[prune]\nalgorithms = ['nope']", "unknown algorithm 'nope'"),
         ("targets = [1.5]", "outside (0, 1]"),
         ("[search]\nstructure = [3, 0, 3]", "every width must be at least 1"),

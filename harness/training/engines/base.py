@@ -9,15 +9,12 @@ which read and write the plain `TrainState` tensors: `export_state` before them 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import torch
 
-from harness.errors import UserError
-from harness.training.datasets import Dataset
 from harness.training.population import Population
 
 
@@ -83,51 +80,3 @@ class Engine(Protocol):
     # Optional: `run_epoch(seeds, epoch, n, lrs)`, a whole epoch's steps with model m on
     # harness.training.data_order.epoch_orders(seeds, epoch, n)[m], bit for bit what
     # `run_steps` gives on those orders. The trainer calls it for epochs no callback interrupts.
-
-
-def resolve_device(name: str) -> torch.device:
-    """auto -> cuda when available, else cpu; cuda without a CUDA device is a UserError."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
-        raise UserError(f"unknown device {name!r}; choose auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("device cuda asked for, but torch sees no CUDA device")
-    return torch.device(name)
-
-
-def make_engine(name: str, data: Dataset, config: SGDConfig, device: torch.device) -> Engine:
-    """`auto` picks the numba kernel on CPU and the torch engine elsewhere.
-
-    On the CPU torch gets one thread (unless $SPARSEST_TORCH_THREADS says otherwise): the
-    harness's torch work is many small ops between kernel calls, and on two cores a
-    second torch thread only contends with the kernel's (measured 4-12x slower).
-    """
-    if device.type == "cpu":
-        torch.set_num_threads(int(os.environ.get("SPARSEST_TORCH_THREADS", "1")))
-    if name == "auto":
-        name = "numba" if device.type == "cpu" else "torch"
-    if name == "torch":
-        from harness.training.engines.torch_engine import TorchEngine
-
-        return TorchEngine(data, config, device)
-    if name == "numba":
-        if device.type != "cpu":
-            raise ValueError("the numba engine runs on the CPU only; use --engine torch")
-        from harness.training.engines.numba_engine import NumbaEngine
-
-        return NumbaEngine(data, config)
-    raise ValueError(f"unknown engine {name!r}; choose auto, torch or numba")
-
-
-def resolve_engine(name: str, device: torch.device) -> str:
-    """`auto`: the numba kernel on CPU when it is installed, else the torch engine."""
-    if name != "auto":
-        return name
-    if device.type != "cpu":
-        return "torch"
-    try:
-        import harness.training.engines.numba_engine  # noqa: F401
-    except ImportError:
-        return "torch"
-    return "numba"
