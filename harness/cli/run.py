@@ -16,7 +16,7 @@ from harness.cli.tables import compact_table, fit
 from harness.errors import UserError
 
 if TYPE_CHECKING:
-    from harness.sweeps.driver import SweepEvent
+    from harness.sweeps.events import SweepEvent
     from harness.sweeps.spec_file import SweepSpec
 
 

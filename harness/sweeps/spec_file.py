@@ -156,7 +156,8 @@ def parse_spec(text: str, source: str = "spec") -> SweepSpec:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise SpecError("", getattr(error, "lineno", None), f"malformed TOML: {error}", source) from None
+        line = getattr(error, "lineno", None)  # Python 3.14+
+        raise SpecError("", line, f"malformed TOML: {error}", source) from None
     search = raw.pop("search", None)
     prune = raw.pop("prune", None)
     spec = _build(SweepSpec, raw, "", text)
