@@ -1,9 +1,10 @@
 """Read-side queries over the results store, as typed rows.
 
 Each function opens the store read-only for its one query, so it runs while a sweep in
-another process writes. The SQL lives in schema.sql (the `frontier_at`, `leaderboard_at`
-and `pareto_at` macros behind the views of the same names); these functions only bind
-their parameters.
+another process writes. The SQL of the study's results lives in schema.sql (the
+`frontier_at`, `leaderboard_at` and `pareto_at` macros behind the views of the same
+names); these functions bind their parameters. The few small reads the TUI makes (what
+changed, filter choices, throughput) are here too, so no SQL lives outside the store.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from store.db import (
     first_line,
     record_from_row,
     schema_script,
+    sweep_statuses,
 )
 from store.records import RunRecord
 
@@ -222,6 +224,98 @@ def sql(
         columns = [d[0] for d in result.description]
         rows = result.fetchall() if limit is None else result.fetchmany(limit)
     return columns, rows
+
+
+@dataclass(frozen=True)
+class StoreActivity:
+    """Enough to tell whether the store changed: how many runs, when the last one was
+    committed (DuckDB's text of it; None with no runs), and every sweep's (id, status)
+    oldest first, a killed one as `interrupted`."""
+
+    runs: int
+    last_finished: str | None
+    sweeps: tuple[tuple[int, str], ...]
+
+
+def activity(store: ResultsStore) -> StoreActivity:
+    """The store's activity, in one short read (cheap enough to poll)."""
+    with store.read() as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM runs), (SELECT max(finished_at)::VARCHAR FROM runs)"
+        ).fetchone()
+        statuses = sweep_statuses(conn)
+    assert row is not None
+    return StoreActivity(int(row[0]), row[1], tuple(statuses))
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """What the leaderboard can be filtered by. widths: of the pruning runs whose hidden
+    layers are all that wide; datasets: those with runs; targets: the `targets` table.
+    Each ascending."""
+
+    widths: tuple[int, ...]
+    datasets: tuple[str, ...]
+    targets: tuple[float, ...]
+
+
+def filter_choices(store: ResultsStore) -> FilterChoices:
+    with store.read() as conn:
+        widths = conn.execute(
+            "SELECT DISTINCT list_min(widths) FROM runs WHERE kind = 'prune' "
+            "AND list_min(widths) = list_max(widths) ORDER BY 1"
+        ).fetchall()
+        datasets = conn.execute("SELECT DISTINCT dataset FROM runs ORDER BY 1").fetchall()
+        targets = conn.execute("SELECT target FROM targets ORDER BY 1").fetchall()
+    return FilterChoices(
+        tuple(int(r[0]) for r in widths),
+        tuple(str(r[0]) for r in datasets),
+        tuple(float(r[0]) for r in targets),
+    )
+
+
+def most_accurate_run(
+    store: ResultsStore,
+    algorithm: str,
+    dataset: str,
+    width: int | None = None,
+    init_mode: str | None = None,
+) -> str | None:
+    """The key of `algorithm`'s most accurate pruning run on `dataset` (fewest weights,
+    then key, among equals; diverged runs never), or None if it has none. width: only
+    runs whose hidden layers are all that wide; init_mode: random | fixed."""
+    rows = _rows(
+        store,
+        "SELECT run_key FROM runs WHERE kind = 'prune' AND algorithm = ? AND dataset = ? "
+        "AND NOT diverged AND isfinite(accuracy) "
+        "AND (?::INTEGER IS NULL OR (list_min(widths) = ? AND list_max(widths) = ?)) "
+        "AND (?::VARCHAR IS NULL OR init_mode = ?) "
+        "ORDER BY accuracy DESC, weight_nnz, run_key LIMIT 1",
+        [algorithm, dataset, width, width, width, init_mode, init_mode],
+    )
+    return str(rows[0][0]) if rows else None
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Median model-epochs per second of the runs on a dataset (each run's epochs over
+    its share of its population's wall time), and how many runs that is."""
+
+    model_epochs_per_s: float
+    runs: int
+
+
+def throughput(store: ResultsStore, dataset: str) -> Throughput | None:
+    """From the stored runs on `dataset` that did not diverge; None if there are none."""
+    rows = _rows(
+        store,
+        "SELECT median(epochs / wall_seconds), count(*) FROM runs "
+        "WHERE dataset = ? AND wall_seconds > 0 AND NOT diverged",
+        [dataset],
+    )
+    if not rows or not rows[0][1]:
+        return None
+    return Throughput(float(rows[0][0]), int(rows[0][1]))
 
 
 def export(store: ResultsStore, out_path: str | Path, fmt: str, query: str | None = None) -> int:

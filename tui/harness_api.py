@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from store import queries
 from store.db import ResultsStore, StoreError
 
 COST_FACTOR: dict[str, float] = {"lth": 5.0, "magnitude-after": 2.0}
@@ -130,17 +131,10 @@ def measured_throughput(store: ResultsStore, dataset: str) -> tuple[float, int] 
     if not store.path.exists():
         return None
     try:
-        with store.read() as conn:
-            row = conn.execute(
-                "SELECT median(epochs / wall_seconds), count(*) FROM runs "
-                "WHERE dataset = ? AND wall_seconds > 0 AND NOT diverged",
-                [dataset],
-            ).fetchone()
+        measured = queries.throughput(store, dataset)
     except StoreError:
         return None
-    if not row or not row[1]:
-        return None
-    return float(row[0]), int(row[1])
+    return None if measured is None else (measured.model_epochs_per_s, measured.runs)
 
 
 def calibrate(dataset: str, device: str, population: int) -> float:

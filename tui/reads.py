@@ -48,19 +48,10 @@ def board(store: ResultsStore, filters: BoardFilters) -> BoardData:
         if point.algorithm == "search" and not point.on_front:
             continue
         curves.setdefault(point.algorithm, []).append((point.weight_nnz, point.best_accuracy))
-    with store.read() as conn:
-        widths = [
-            int(r[0])
-            for r in conn.execute(
-                "SELECT DISTINCT list_min(widths) FROM runs WHERE kind = 'prune' "
-                "AND list_min(widths) = list_max(widths) ORDER BY 1"
-            ).fetchall()
-        ]
-        datasets = [
-            r[0] for r in conn.execute("SELECT DISTINCT dataset FROM runs ORDER BY 1").fetchall()
-        ]
-        targets = [r[0] for r in conn.execute("SELECT target FROM targets ORDER BY 1").fetchall()]
-    return BoardData(rows, curves, targets, widths, datasets)
+    choices = queries.filter_choices(store)
+    return BoardData(
+        rows, curves, list(choices.targets), list(choices.widths), list(choices.datasets)
+    )
 
 
 def most_accurate_run(
@@ -68,17 +59,9 @@ def most_accurate_run(
 ) -> str | None:
     """The run key of `algorithm`'s most accurate run (fewest weights among equals),
     within the leaderboard's width and init filters; None if it has none."""
-    with store.read() as conn:
-        row = conn.execute(
-            "SELECT run_key FROM runs WHERE kind = 'prune' AND algorithm = ? AND dataset = ? "
-            "AND NOT diverged AND isfinite(accuracy) "
-            "AND (?::INTEGER IS NULL OR (list_min(widths) = ? AND list_max(widths) = ?)) "
-            "AND (?::VARCHAR IS NULL OR init_mode = ?) "
-            "ORDER BY accuracy DESC, weight_nnz, run_key LIMIT 1",
-            [algorithm, dataset, filters.width, filters.width, filters.width,
-             filters.init_mode, filters.init_mode],
-        ).fetchone()  # fmt: skip
-    return str(row[0]) if row else None
+    return queries.most_accurate_run(
+        store, algorithm, dataset, width=filters.width, init_mode=filters.init_mode
+    )
 
 
 @dataclass(frozen=True)

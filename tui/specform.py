@@ -2,8 +2,8 @@
 
 No Textual here, so the parsing rules are tested without an app. Each field parses on
 its own and fails with a one-line reason; the assembled table then goes through the
-harness's own validation (harness.sweeps.spec_file), whose errors name a spec key that
-`field_for_key` maps back to the field that caused it.
+harness's own validation (harness.sweeps.spec_file), whose SpecError names the spec key
+at fault; `field_for_error` maps that key back to the field that caused it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import tomli_w
+
+from harness.errors import SpecError
 
 INT_FIELDS = ("epochs", "seeds", "population", "search_max_width")
 INT_LIST_FIELDS = ("widths", "nnz")
@@ -38,10 +40,7 @@ KEY_TO_FIELD: dict[str, str] = {
     "prune.nnz": "nnz",
     "prune.init": "prune_init",
 }
-"""Spec key (as harness.sweeps.spec_file names it in its errors) -> builder field."""
-
-_SPEC_ERROR = re.compile(r"^spec: (?P<key>[\w.]+)(?: \(line \d+\))?: (?P<reason>.*)$")
-_UNKNOWN_KEY = re.compile(r"unknown key '?(?P<key>[\w.]+)'?")
+"""Spec key (SpecError.key, as harness.sweeps.spec_file names it) -> builder field."""
 
 
 class FieldError(ValueError):
@@ -238,15 +237,16 @@ def nnz_warning(widths: Iterable[int], nnz: Iterable[int]) -> str | None:
     )
 
 
-def field_for_error(message: str) -> tuple[str | None, str]:
-    """A harness spec error as (builder field or None, the reason without line numbers)."""
-    match = _SPEC_ERROR.match(message)
-    if match:
-        return KEY_TO_FIELD.get(match["key"]), match["reason"]
-    unknown = _UNKNOWN_KEY.search(message)
-    if unknown:
-        return None, message.removeprefix("spec: ")
-    return None, message
+def field_for_error(error: SpecError) -> tuple[str | None, str]:
+    """A harness spec error as (builder field or None, the reason to show there).
+
+    A key the form has a field for: that field and the bare reason. Any other key (one
+    the form does not show, an unknown one): no field, and the reason names the key.
+    No key (the TOML itself is malformed): no field, the reason alone."""
+    field_name = KEY_TO_FIELD.get(error.key)
+    if field_name is not None:
+        return field_name, error.reason
+    return None, f"{error.key}: {error.reason}" if error.key else error.reason
 
 
 def _clean(value: Any) -> Any:

@@ -1,18 +1,18 @@
 """Background work: sweeps as subprocesses, and a cheap probe of the store.
 
 A sweep the app launches is an ordinary `sparsest run SPEC.toml --progress jsonl` in a
-subprocess: the app reads its JSON lines (start, stage, progress, log, done, error),
-and cancelling it interrupts the process; what it already wrote stays, and the store's
-run keys make a rerun finish only what is missing. The store is read in thread
-workers, each read on its own short read-only connection, so a sweep writing in
-another process only ever waits for one query.
+subprocess: the app reads its JSON lines back as harness.sweeps.events.SweepEvent (start,
+stage, progress, log, done; a failure shows in the exit status and stderr), and
+cancelling it interrupts the process; what it already wrote stays, and the store's run
+keys make a rerun finish only what is missing. The store is read in thread workers, each
+read on its own short read-only connection, so a sweep writing in another process only
+ever waits for one query.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import signal
 import sys
 import tempfile
@@ -20,7 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from store.db import ResultsStore, StoreError, sweep_statuses
+from harness.sweeps.events import SweepEvent
+from store import queries
+from store.db import ResultsStore, StoreError
 
 DEFAULT_RUNNER: tuple[str, ...] = (sys.executable, "-m", "harness.cli.main", "run")
 """The command a sweep runs; the spec path and `--db PATH --progress jsonl` follow."""
@@ -60,32 +62,25 @@ class LiveSweep:
         self.logged += 1
         del self.log[:-LOG_LINES]
 
-    def apply(self, event: dict[str, object]) -> None:
-        """Fold one JSON event of `sparsest run --progress jsonl` into this state."""
-        kind = event.get("event")
-        if isinstance(event.get("sweep_id"), int):
-            self.sweep_id = int(event["sweep_id"])  # type: ignore[arg-type]
-        for name in ("done", "total"):
-            if isinstance(event.get(name), int):
-                setattr(self, name, int(event[name]))  # type: ignore[arg-type]
-        if isinstance(event.get("models_per_s"), (int, float)):
-            self.models_per_s = float(event["models_per_s"])  # type: ignore[arg-type]
-        if "eta_s" in event or kind == "progress":
-            eta = event.get("eta_s")
-            self.eta_s = float(eta) if isinstance(eta, (int, float)) else None
-        if isinstance(event.get("stage"), str) and event["stage"]:
-            self.stage = str(event["stage"])
+    def apply(self, event: SweepEvent) -> None:
+        """Fold one event of `sparsest run --progress jsonl` into this state. While the
+        sweep is being cancelled only its counts move: its status is the app's to set."""
+        kind = "" if self.status == "cancelling" else event.event
+        if event.sweep_id:  # 0: the store has not numbered the sweep yet
+            self.sweep_id = event.sweep_id
+        self.done, self.total = event.done, event.total
+        self.models_per_s = event.models_per_s
+        if event.eta_s is not None or kind == "progress":
+            self.eta_s = event.eta_s
+        if event.stage:
+            self.stage = event.stage
         if kind in ("start", "progress", "stage") and self.status == "starting":
             self.status = "running"
-        if kind in ("log", "stage") and event.get("message"):
-            self.note(str(event["message"]))
+        if kind in ("log", "stage") and event.message:
+            self.note(event.message)
         if kind == "done":
             self.status = "done"
             self.eta_s = 0.0
-        elif kind == "error":
-            self.status = "failed"
-            self.message = str(event.get("message", "sweep failed"))
-            self.note(f"error: {self.message}")
 
 
 class SweepManager:
@@ -168,17 +163,13 @@ class SweepManager:
             line = raw.decode(errors="replace").strip()
             if not line:
                 continue
-            try:
-                event = json.loads(line)
-            except ValueError:
+            event = SweepEvent.from_json(line)
+            if event is None:  # a stray print, not an event: keep it in the log
                 sweep.note(line)
                 continue
-            if isinstance(event, dict):
-                if sweep.status == "cancelling":
-                    event = {k: v for k, v in event.items() if k != "event"}
-                sweep.apply(event)
-                self._supersede(sweep)
-                self.on_update(sweep)
+            sweep.apply(event)
+            self._supersede(sweep)
+            self.on_update(sweep)
 
     def _supersede(self, sweep: LiveSweep) -> None:
         """A rerun that resumed a sweep this app ran before (same store id) replaces it."""
@@ -255,16 +246,12 @@ def probe(store: ResultsStore) -> StoreVersion | str:
     if not store.path.exists():
         return f"no results store at {store.path} yet: build a sweep (F1) to create one"
     try:
-        with store.read() as conn:
-            row = conn.execute(
-                "SELECT (SELECT count(*) FROM runs), (SELECT max(finished_at)::VARCHAR FROM runs)"
-            ).fetchone()
-            statuses = sweep_statuses(conn)  # a killed sweep turns `interrupted` unwritten
+        activity = queries.activity(store)
     except StoreError as error:
         return str(error)
-    assert row is not None
+    statuses = activity.sweeps
     sweeps = ",".join(f"{i}{status}" for i, status in statuses) if statuses else "None"
-    return StoreVersion(int(row[0]), str(row[1]), sweeps)
+    return StoreVersion(activity.runs, str(activity.last_finished), sweeps)
 
 
 def _signal_name(number: int) -> str:

@@ -271,3 +271,61 @@ def test_the_example_queries_in_the_schema_doc_run(store: ResultsStore) -> None:
     assert len(statements) >= 8
     for statement in statements:
         queries.sql(store, statement)
+
+
+def test_activity_changes_with_runs_and_sweeps(store: ResultsStore, tmp_path: Path) -> None:
+    before = queries.activity(store)
+    assert before.runs == 14 and before.last_finished is not None and before.sweeps == ()
+    sweep_id = store.create_sweep("s", "{}")
+    store.write_runs([make_record("new", sweep_id=sweep_id)])
+    after = queries.activity(store)
+    assert after.runs == 15 and after.sweeps == ((sweep_id, "running"),)
+    store.set_sweep_status(sweep_id, "done")
+    assert queries.activity(store).sweeps == ((sweep_id, "done"),)
+    empty = ResultsStore(tmp_path / "empty.duckdb")
+    empty.initialize()
+    assert queries.activity(empty) == queries.StoreActivity(0, None, ())
+
+
+def test_filter_choices(store: ResultsStore) -> None:
+    choices = queries.filter_choices(store)
+    assert choices == queries.FilterChoices((3, 16), (SPIRAL, "other"), (0.95, 0.995))
+
+
+def test_most_accurate_run_within_the_filters(store: ResultsStore) -> None:
+    assert queries.most_accurate_run(store, "snip", SPIRAL) == "s2"
+    assert queries.most_accurate_run(store, "imp", SPIRAL) == "i3"  # the diverged i2 never
+    assert queries.most_accurate_run(store, "imp", SPIRAL, width=3) == "i1"
+    assert queries.most_accurate_run(store, "imp", SPIRAL, init_mode="fixed") == "i3"
+    assert queries.most_accurate_run(store, "imp", SPIRAL, width=3, init_mode="fixed") is None
+    assert queries.most_accurate_run(store, "snip", "other") == "o1"
+    assert queries.most_accurate_run(store, "synflow", SPIRAL) is None
+
+
+def test_most_accurate_run_prefers_fewer_weights_among_equals(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "ties.duckdb")
+    store.write_runs(
+        [
+            make_record("b", weight_nnz=30, accuracy=0.9),
+            make_record("c", weight_nnz=20, accuracy=0.9),
+            make_record("a", weight_nnz=20, accuracy=0.9),
+        ]
+    )
+    assert queries.most_accurate_run(store, "snip", SPIRAL) == "a"
+
+
+def test_throughput_is_the_median_over_runs_that_trained(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "speed.duckdb")
+    store.write_runs(
+        [
+            make_record("a", epochs=50, wall_seconds=1.0),
+            make_record("b", epochs=50, wall_seconds=2.0),
+            make_record("c", epochs=100, wall_seconds=1.0),
+            make_record("d", epochs=50, wall_seconds=0.0),  # no time measured
+            make_record("e", epochs=50, wall_seconds=0.001, diverged=True),
+            make_record("f", epochs=50, wall_seconds=0.001, dataset="other"),
+        ]
+    )
+    assert queries.throughput(store, SPIRAL) == queries.Throughput(50.0, 3)
+    assert queries.throughput(store, "other") == queries.Throughput(50_000.0, 1)
+    assert queries.throughput(store, "nowhere") is None

@@ -7,6 +7,7 @@ import json
 import pytest
 import tomllib
 
+from harness.errors import SpecError
 from harness.sweeps.spec_file import parse_spec, preset_text
 from tui.estimate import Check, summary_lines
 from tui.harness_api import SpecPlan
@@ -57,12 +58,50 @@ def test_form_errors_name_their_field() -> None:
 
 
 def test_harness_errors_map_back_to_fields() -> None:
-    assert field_for_error("spec: prune.nnz (line 12): every target must be at least 1") == (
+    assert field_for_error(SpecError("prune.nnz", 12, "every target must be at least 1")) == (
         "nnz",
         "every target must be at least 1",
     )
-    assert field_for_error("spec: epochs: must be at least 1") == ("epochs", "must be at least 1")
-    assert field_for_error("spec: unknown key 'foo' (line 2); valid keys: name")[0] is None
+    assert field_for_error(SpecError("epochs", None, "must be at least 1")) == (
+        "epochs",
+        "must be at least 1",
+    )
+    # a key the form has no field for: no field, and the reason names the key
+    assert field_for_error(SpecError("foo", 2, "unknown key; valid keys: name")) == (
+        None,
+        "foo: unknown key; valid keys: name",
+    )
+    assert field_for_error(SpecError("", 3, "malformed TOML: bad")) == (None, "malformed TOML: bad")
+
+
+def test_the_key_comes_from_the_error_not_its_message() -> None:
+    """The message may say anything (another source, another wording): only `key` counts."""
+    error = SpecError("search.max_width", 4, "unknown key 'epochs'", source="builder")
+    assert field_for_error(error) == ("search_max_width", "unknown key 'epochs'")
+
+
+@pytest.mark.parametrize(
+    ("toml", "field"),
+    [
+        ('name = "s"\nepochs = 0\n[prune]\nalgorithms = ["imp"]\n', "epochs"),
+        ('name = "s"\n[prune]\nalgorithms = ["imp"]\nnnz = [0]\n', "nnz"),
+        ('name = "s"\n[search]\nmax_width = 0\n', "search_max_width"),
+        ('name = "s"\ntargets = [1.5]\n[prune]\nalgorithms = ["imp"]\n', "targets"),
+        ('name = "s"\nepochs = "x"\n[prune]\nalgorithms = ["imp"]\n', "epochs"),
+    ],
+)
+def test_real_harness_errors_name_a_form_field(toml: str, field: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(toml)
+    assert field_for_error(caught.value)[0] == field
+
+
+def test_unknown_keys_and_malformed_toml_belong_to_no_field() -> None:
+    for toml, reason in (("bogus = 1\n", "bogus: unknown key"), ("name = \n", "malformed TOML")):
+        with pytest.raises(SpecError) as caught:
+            parse_spec(toml)
+        field, text = field_for_error(caught.value)
+        assert field is None and text.startswith(reason), text
 
 
 def test_targets_no_width_can_take_are_named() -> None:

@@ -1,18 +1,17 @@
-"""What every screen shares: the app's store and sweeps, and reloading on store changes."""
+"""What every screen shares: the app's store and sweeps (through the SparsestHost
+protocol, not the app class), and reloading on store changes."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual import on
 from textual.screen import Screen
 from textual.worker import Worker
 
 from tui.messages import StoreChanged
+from tui.screens.host import SparsestHost
 from tui.workers import StoreVersion
-
-if TYPE_CHECKING:
-    from tui.app import SparsestApp
 
 
 class SparsestScreen(Screen[None]):
@@ -26,8 +25,9 @@ class SparsestScreen(Screen[None]):
         self.seen_version: StoreVersion | str | None = None
 
     @property
-    def sparsest(self) -> SparsestApp:
-        return cast("SparsestApp", self.app)
+    def sparsest(self) -> SparsestHost:
+        """The app, as far as screens may use it (tui.screens.host)."""
+        return cast(SparsestHost, self.app)
 
     def on_mount(self) -> None:
         self.title = self.TITLE

@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Select, SelectionList, Static
 
+from harness.errors import SpecError, UserError
 from tui import harness_api
 from tui.estimate import Check, summary_lines
 from tui.screens.base import SparsestScreen
@@ -157,19 +158,19 @@ class BuilderScreen(SparsestScreen):
     def _check_spec(
         self, generation: int, state: FormState, table: dict[str, Any], errors: dict[str, str]
     ) -> None:
-        from harness.errors import UserError
-
         check = Check(generation, table, dict(errors))
         if not errors:
             check.toml = to_toml(table)
             try:
                 check.plan = harness_api.plan(harness_api.parse_spec(check.toml))
-            except UserError as error:
-                field, reason = field_for_error(str(error))
+            except SpecError as error:
+                field, reason = field_for_error(error)
                 if field is None:
                     check.spec_error = reason
                 else:
                     check.errors[field] = reason
+            except UserError as error:
+                check.spec_error = str(error)
         try:
             check.warning = nnz_warning(parse_int_list(state.widths), parse_int_list(state.nnz))
         except ValueError:
