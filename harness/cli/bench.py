@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from harness.bench.bench import BenchRow
 
 # harness.bench.suites.SUITES's names (that module imports torch); a test keeps them equal
-SUITE_NAMES = ("train", "search", "prune")
+TRAINING_SUITES = ("train", "search", "prune")
+# and the app's start-up and key response (harness.bench.tui_suite)
+SUITE_NAMES = (*TRAINING_SUITES, "tui")
 # columns that move to the title when every row has the same value
 SHARED = ("width", "population", "device", "engine")
 LEGEND = (
@@ -28,6 +30,13 @@ LEGEND = (
 SEARCH_LEGEND = (
     "epoch s: one epoch of the population; other s: building, evaluating and recording "
     "it; paper 95%: the paper's 95% phase 2 at these costs (projected)"
+)
+
+TUI_LEGEND = (
+    "start-up: from launching the process on a pseudo-terminal to its first frame, and to "
+    "the first frame showing the leaderboard; key response: from posting a key to the first "
+    "screen update showing its effect. Figures only: the targets are a first frame under "
+    "2 s through the CLI, and a median key response under 100 ms"
 )
 
 Column = tuple[str, Callable[[Any], str]]  # a header, and a row's cell
@@ -63,6 +72,18 @@ def bench(
             "always run on one.",
         ),
     ] = None,
+    runs: Annotated[
+        int, typer.Option(min=1, help="tui: runs in the generated store the app opens.")
+    ] = 100_000,
+    repeat: Annotated[int, typer.Option(min=1, help="tui: start-ups timed each way.")] = 3,
+    keys: Annotated[int, typer.Option(min=2, help="tui: key presses timed.")] = 40,
+    load: Annotated[
+        str,
+        typer.Option(
+            help="tui: what runs while the keys are timed: sweep (a `sparsest run`), busy "
+            "(a process keeping a CPU busy) or none."
+        ),
+    ] = "sweep",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Model-epochs per second of the harness and of the plain one-model loop, measured in
@@ -73,13 +94,18 @@ def bench(
     over part of an epoch and extrapolated). search: phase 2 on (3,3,3) masks end to end,
     and the projected time of the paper's 95% phase 2. prune: each algorithm's run,
     pruning included, at width 16,16,16 and 20 weights, against the same algorithm on one
-    model. Kernel compilation is timed separately (compile_s) and left out of the rates."""
+    model. Kernel compilation is timed separately (compile_s) and left out of the rates.
+    tui: the app's start-up (to its first frame, and to the leaderboard) on a store of
+    --runs runs, and its response to a key while a sweep trains, in milliseconds."""
+    if suite == "tui":
+        _bench_tui(runs, repeat, keys, load, as_json)
+        return
     from harness.bench.bench import BenchOptions
     from harness.bench.suites import SUITES
     from harness.training.engines.select import resolve_device
 
     if suite not in SUITES:
-        raise UserError(f"unknown suite {suite!r}; choose one of: {', '.join(SUITES)}")
+        raise UserError(f"unknown suite {suite!r}; choose one of: {', '.join(SUITE_NAMES)}")
     chosen = SUITES[suite]
     options = BenchOptions(
         population=population or chosen.population,
@@ -93,6 +119,31 @@ def bench(
         return
     caption = chosen.caption.format(**dataclasses.asdict(rows[0])) if rows else ""
     Console().print(_table(suite, rows, caption))
+
+
+def _bench_tui(runs: int, repeat: int, keys: int, load: str, as_json: bool) -> None:
+    from harness.bench.tui_suite import LOADS, TuiOptions, tui_suite
+
+    if load not in LOADS:
+        raise UserError(f"unknown load {load!r}; choose one of: {', '.join(LOADS)}")
+    rows = tui_suite(TuiOptions(runs=runs, repeat=repeat, keys=keys, load=load))
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(row) for row in rows]))
+        return
+    table = compact_table(
+        "measure", "how", "samples", "median ms", "p95 ms", "note",
+        title="bench tui",
+        caption=TUI_LEGEND,
+    )  # fmt: skip
+    for row in rows:
+        table.add_row(
+            row.measure, row.how, str(row.samples), _ms(row.median_ms), _ms(row.p95_ms), row.note
+        )
+    Console().print(fit(table, prose=("note",)))
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
 
 
 def _columns(rows: Sequence[BenchRow]) -> tuple[list[Column], list[str]]:

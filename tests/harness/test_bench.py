@@ -2,20 +2,24 @@
 
 import json
 import math
+from types import SimpleNamespace
 
+import pytest
 from typer.testing import CliRunner
 
 from algorithms.registry import ALGORITHMS
+from harness.bench import bench
 from harness.bench.bench import BenchOptions, BenchRow
 from harness.bench.suites import SUITES, PruneRow, SearchRow, paper_95_trainings
 from harness.cli.main import app
+from harness.training.engines.base import SGDConfig
 
 
 def check_row(row: BenchRow, suite: str, width: tuple[int, ...], population: int) -> None:
     assert row.suite == suite and row.width == width and row.population == population
     assert row.device == "cpu" and row.engine.startswith("numba")
     assert row.model_epochs_per_s > 0 and row.baseline_model_epochs_per_s > 0
-    assert row.speedup == row.model_epochs_per_s / row.baseline_model_epochs_per_s
+    assert row.speedup > 0 and math.isfinite(row.speedup)
     assert row.compile_s >= 0 and row.baseline_steps > 0
 
 
@@ -24,6 +28,35 @@ def test_train_suite_rows() -> None:
     (row,) = SUITES["train"].run(options)
     check_row(row, "train", (3, 3, 3), 4)
     assert row.engine == "numba/fused"
+
+
+def test_train_suite_rates_from_fixed_timings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a clock that only the stubbed trainings move (the plain loop: 1 ms a step;
+    the population: 125 ms an epoch), the rates are known in advance: xor has 4900
+    points, 38 batches of 128, so the loop makes 1 / 0.038 s model-epochs/s; 8 models
+    make 8 / 0.125 = 64; the speedup is 64 * 0.038 = 2.432."""
+    clock = [0.0]
+
+    def reference(*args: object, max_steps: int, **kwargs: object) -> None:
+        clock[0] += 0.001 * max_steps
+
+    def population(state: object, data: object, config: SGDConfig, engine: object) -> None:
+        clock[0] += 0.125 * config.epochs
+
+    monkeypatch.setattr(bench, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    monkeypatch.setattr(bench, "train_reference", reference)
+    monkeypatch.setattr(bench, "train", population)
+    options = BenchOptions(
+        population=8, epochs=3, widths=((3, 3, 3), (5, 5, 5)), dataset="xor", baseline_steps=20
+    )
+    rows = bench.train_suite(options)
+    assert [row.width for row in rows] == [(3, 3, 3), (5, 5, 5)]
+    for row in rows:
+        assert math.isclose(row.baseline_model_epochs_per_s, 1 / 0.038)
+        assert math.isclose(row.model_epochs_per_s, 64.0)
+        assert math.isclose(row.speedup, 2.432)
+        assert math.isclose(row.compile_s, 0.125)  # the one-epoch warm-up
+        assert row.baseline_steps == 20 and row.population == 8
 
 
 def test_paper_95_trainings() -> None:

@@ -1,6 +1,5 @@
 """A sweep killed outright reads as `interrupted`; a rerun of its spec resumes it."""
 
-import socket
 import subprocess
 import sys
 import time
@@ -28,19 +27,39 @@ def _raw_statuses(store: ResultsStore) -> list[str]:
         return [s for (s,) in conn.execute("SELECT status FROM sweeps ORDER BY id").fetchall()]
 
 
-def _last_pid() -> int:
-    """The pid of a process that has exited and been reaped."""
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
+# Linux's pids stay below pid_max <= 2**22 (PID_MAX_LIMIT), other systems' far lower:
+# no process has this pid, ever.
+NO_SUCH_PID = 2**22
+OWNER_CODE = "from store.owner import Owner; print(Owner.current().to_json(), flush=True)"
+
+
+def _spawn_owner(then: str = "") -> tuple[subprocess.Popen[str], Owner]:
+    """A child process, and the owner record it writes of itself (with its start time,
+    so that a later process given the same pid does not pass for it)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", f"{OWNER_CODE}\n{then}"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    owner = Owner.from_json(child.stdout.readline())
+    assert owner is not None and owner.pid == child.pid
+    return child, owner
+
+
+def _dead_owner() -> Owner:
+    """The owner record of a process that has exited and been reaped. Where /proc tells
+    start times it stays gone even if its pid is reused meanwhile."""
+    child, owner = _spawn_owner()
+    child.communicate()
+    return owner
 
 
 def test_the_current_process_is_alive_and_a_reaped_one_is_gone() -> None:
     me = Owner.current()
     assert not me.is_gone()
     assert not Owner.from_json(me.to_json()).is_gone()  # type: ignore[union-attr]
-    assert Owner(me.host, _last_pid(), None).is_gone()
-    assert not Owner("some-other-host", _last_pid(), None).is_gone()  # cannot tell there
+    assert Owner(me.host, NO_SUCH_PID, None).is_gone()
+    assert _dead_owner().is_gone()
+    assert not Owner("some-other-host", NO_SUCH_PID, None).is_gone()  # cannot tell there
     assert Owner.from_json("not json") is None
     assert Owner.from_json('{"host": "h"}') is None
 
@@ -51,7 +70,7 @@ def test_a_reused_pid_or_a_zombie_is_gone() -> None:
     assert me.started is not None
     assert replace(me, started=me.started + "0").is_gone()  # another process, same pid
     if me.pidns is not None:  # another container with this hostname: cannot tell
-        assert not replace(me, pid=_last_pid(), pidns=me.pidns + "0").is_gone()
+        assert not replace(me, pid=NO_SUCH_PID, pidns=me.pidns + "0").is_gone()
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
         deadline = time.monotonic() + 30
@@ -79,18 +98,18 @@ def test_a_live_or_remote_or_unknown_owner_stays_running(tmp_path: Path) -> None
     store = ResultsStore(tmp_path / "s.duckdb")
     mine = store.create_sweep("mine", SPEC)
     remote = store.create_sweep("remote", SPEC)
-    _set_owner(store, remote, Owner("some-other-host", _last_pid(), None))
+    _set_owner(store, remote, Owner("some-other-host", NO_SUCH_PID, None))
     unknown = store.create_sweep("unknown", SPEC)
     with store.transaction() as conn:
         conn.execute("DELETE FROM meta WHERE key = ?", [owner_key(unknown)])  # an older store
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    child, owner = _spawn_owner("import time; time.sleep(60)")
     try:
         live = store.create_sweep("live", SPEC)
-        _set_owner(store, live, Owner(socket.gethostname(), child.pid, None))
+        _set_owner(store, live, owner)
         assert [s.status for s in store.list_sweeps()] == ["running"] * 4
     finally:
         child.kill()
-        child.wait()
+        child.communicate()
     assert [s.status for s in store.list_sweeps()] == ["running"] * 3 + ["interrupted"]
     assert mine == 1
 
@@ -100,7 +119,7 @@ def test_a_rerun_resumes_an_unfinished_sweep_and_ends_done(tmp_path: Path) -> No
     killed = store.create_sweep("quick", SPEC)
     other = store.create_sweep("other", "{}")
     for sweep_id in (killed, other):
-        _set_owner(store, sweep_id, Owner(socket.gethostname(), _last_pid(), None))
+        _set_owner(store, sweep_id, _dead_owner())
 
     assert store.start_sweep("quick", '{"epochs": 5, "name": "quick"}') == (killed, "interrupted")
     assert _raw_statuses(store) == ["running", "interrupted"]  # the other one recorded too
