@@ -31,7 +31,8 @@ import torch
 from algorithms.base import HyperParameters, Session
 from algorithms.connectivity import check_targets
 from algorithms.magnitude_after import commit_masks
-from algorithms.scoring import bce_loss, mlp_logits, xavier_normal_
+from algorithms.forward import mlp_forward
+from algorithms.scoring import bce_loss, xavier_normal_
 from algorithms.topk import global_topk
 
 
@@ -70,7 +71,7 @@ def grasp_scores(
     bs = [b.detach() for b in biases]
 
     def loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return bce_loss(mlp_logits(ws, bs, x) / temperature, y).sum()
+        return bce_loss(mlp_forward(ws, bs, x) / temperature, y).sum()
 
     g = [torch.zeros_like(w) for w in ws]
     for x, y in halves:

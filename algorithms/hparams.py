@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from algorithms.base import HyperParameters
@@ -87,6 +87,36 @@ def parse_hparams(params_cls: type[HyperParameters], items: Sequence[str]) -> Hy
             ) from None
     try:
         return params_cls(**values)
+    except ValueError as error:
+        raise HyperParameterError(str(error)) from None
+
+
+def make_hparams(params_cls: type[HyperParameters], values: Mapping[str, Any]) -> HyperParameters:
+    """An instance of `params_cls` from typed values (a spec's TOML table): names and
+    types are checked as `parse_hparams` checks text; an int is a fine float (and is
+    stored as one, so the run key does not depend on how the number was written)."""
+    hints = _field_types(params_cls)
+    names = [f.name for f in dataclasses.fields(params_cls)]
+    typed: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in names:
+            valid = ", ".join(names) if names else "none"
+            raise HyperParameterError(
+                f"unknown hyper-parameter {key!r} for {params_cls.__qualname__}; valid: {valid}"
+            )
+        base, optional = _base_type(hints[key])
+        if value is None and optional:
+            typed[key] = None
+        elif base is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            typed[key] = float(value)
+        elif isinstance(value, base) and not (base is int and isinstance(value, bool)):
+            typed[key] = value
+        else:
+            raise HyperParameterError(
+                f"hyper-parameter {key}: expected {type_name(hints[key])}, got {value!r}"
+            )
+    try:
+        return params_cls(**typed)
     except ValueError as error:
         raise HyperParameterError(str(error)) from None
 

@@ -79,6 +79,10 @@ class LotteryTicket:
     def __init__(self, params: HyperParameters | None = None) -> None:
         self.params: LotteryTicketParams = params or LotteryTicketParams()  # type: ignore[assignment]
 
+    def training_epochs(self, epochs: int) -> int:
+        """Epochs a model trains in all: rounds + 1 trainings."""
+        return (self.params.rounds + 1) * (self.params.round_epochs or epochs)
+
     def run(self, session: Session, target_nnz: torch.Tensor) -> None:
         population = session.population
         n_start = population.weight_nnz()

@@ -64,6 +64,10 @@ class MagnitudeAfterTraining:
     def __init__(self, params: HyperParameters | None = None) -> None:
         self.params: MagnitudeAfterParams = params or MagnitudeAfterParams()  # type: ignore[assignment]
 
+    def training_epochs(self, epochs: int) -> int:
+        """Epochs a model trains in all: dense training, then the fine-tune."""
+        return epochs + (self.params.finetune_epochs or epochs)
+
     def run(self, session: Session, target_nnz: torch.Tensor) -> None:
         population = session.population
         depth = len(population.weights)

@@ -31,7 +31,8 @@ import torch
 from algorithms.base import HyperParameters, Session
 from algorithms.connectivity import check_targets
 from algorithms.magnitude_after import commit_masks
-from algorithms.scoring import Batch, bce_loss, kept_biases, mlp_logits, step_batches
+from algorithms.forward import mlp_forward
+from algorithms.scoring import Batch, bce_loss, kept_biases, step_batches
 from algorithms.topk import global_topk
 
 
@@ -83,7 +84,7 @@ def prospr_scores(
     depth = len(weights)
     buffers: list[torch.Tensor] | None = None
     for x, y in batches[:-1]:
-        loss = bce_loss(mlp_logits(fast[:depth], fast[depth:], x), y).sum()
+        loss = bce_loss(mlp_forward(fast[:depth], fast[depth:], x), y).sum()
         grads = torch.autograd.grad(loss, fast, create_graph=True)
         grads = [g * k for g, k in zip(grads, keep, strict=True)]
         if momentum:
@@ -96,7 +97,7 @@ def prospr_scores(
             p - lr.view(-1, *([1] * (p.dim() - 1))) * g for p, g in zip(fast, grads, strict=True)
         ]
     x, y = batches[-1]
-    meta = bce_loss(mlp_logits(fast[:depth], fast[depth:], x), y).sum()
+    meta = bce_loss(mlp_forward(fast[:depth], fast[depth:], x), y).sum()
     return [g.abs() for g in torch.autograd.grad(meta, c)]
 
 

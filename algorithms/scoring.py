@@ -1,5 +1,6 @@
-"""What the pruning-at-initialisation methods share: a differentiable forward pass over
-explicit parameter tensors, the loss, their data, schedules and the Xavier re-init.
+"""What the pruning-at-initialisation methods share: the loss and its gradients over
+explicit parameter tensors (the forward pass is algorithms.forward.mlp_forward), their
+data, schedules and the Xavier re-init.
 
 Every tensor's first axis is the model: weights[l] [M, out, in], biases[l] [M, out],
 inputs x [M, B, in], labels y [M, B]. The models are independent, so the gradient of the
@@ -15,6 +16,7 @@ from typing import TypeVar
 import torch
 
 from algorithms.base import Draw, PopulationLike, Session
+from algorithms.forward import mlp_forward
 from algorithms.topk import global_topk
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -24,21 +26,6 @@ T = TypeVar("T")
 def last(steps: Iterable[T]) -> T:
     """The last item of a step-by-step iterator, holding no earlier one in memory."""
     return deque(steps, maxlen=1)[0]
-
-
-def mlp_logits(
-    weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor], x: torch.Tensor
-) -> torch.Tensor:
-    """Logits [M, B] of the ReLU MLPs (weights, biases) on x [M, B, in] or [B, in]."""
-    size = weights[0].shape[0]
-    h = x.to(weights[0].dtype)
-    if h.dim() == 2:
-        h = h.unsqueeze(0).expand(size, -1, -1)
-    for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
-        h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
-        if layer < len(weights) - 1:
-            h = torch.relu(h)
-    return h.squeeze(-1)
 
 
 def bce_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -56,7 +43,7 @@ def loss_gradients(
 ) -> list[torch.Tensor]:
     """dL/dW of every model's mean BCE on its batch, at `weights` (biases held fixed)."""
     ws = [w.detach().requires_grad_(True) for w in weights]
-    loss = bce_loss(mlp_logits(ws, [b.detach() for b in biases], x), y)
+    loss = bce_loss(mlp_forward(ws, [b.detach() for b in biases], x), y)
     return list(torch.autograd.grad(loss.sum(), ws))
 
 

@@ -27,7 +27,8 @@ import torch
 from algorithms.base import HyperParameters, Session
 from algorithms.connectivity import check_targets
 from algorithms.magnitude_after import commit_masks
-from algorithms.scoring import exponential_schedule, kept_biases, last, mlp_logits
+from algorithms.forward import mlp_forward
+from algorithms.scoring import exponential_schedule, kept_biases, last
 from algorithms.topk import global_topk
 
 
@@ -55,7 +56,7 @@ def synflow_scores(
         for b, m in zip(biases, kept_biases(masks), strict=True)
     ]
     ones = torch.ones(ws[0].shape[0], 1, ws[0].shape[2], dtype=torch.float64, device=ws[0].device)
-    flow = mlp_logits(ws, bs, ones).sum()
+    flow = mlp_forward(ws, bs, ones).sum()
     grads = torch.autograd.grad(flow, ws)
     return [(w.detach() * g).abs() for w, g in zip(ws, grads, strict=True)]
 

@@ -16,10 +16,6 @@ from typing import Any
 from store import queries
 from store.db import ResultsStore, StoreError
 
-COST_FACTOR: dict[str, float] = {"lth": 5.0, "magnitude-after": 2.0}
-"""Trainings per run relative to one plain training (PAPER.md: LTH trains 5 times;
-magnitude-after trains dense, then fine-tunes as long)."""
-
 DEFAULT_MODEL_EPOCHS_PER_S = 2000.0
 """Model-epochs per second when neither the store nor a calibration says better.
 harness.search.throughput.measure_throughput on a 2-core CPU (numba engine, 512 models on
@@ -106,19 +102,15 @@ def parse_spec(text: str) -> Any:
 
 
 def plan(spec: Any) -> SpecPlan:
-    """Count the runs a SweepSpec expands into, as `sparsest run` will (harness.sweeps.driver.plan:
-    runs that two parts share train once), and the model-epochs they cost."""
-    from harness.sweeps.driver import plan as plan_parts
+    """Count the runs a SweepSpec expands into, as `sparsest run` will (runs that two
+    parts share train once), and the model-epochs they cost as each algorithm counts its
+    trainings (harness.sweeps.plan.summarize)."""
+    from harness.sweeps.plan import plan_sweep, summarize
 
-    parts = plan_parts(spec)
-    model_epochs = sum(
-        count * part.epochs * COST_FACTOR.get(algorithm, 1.0)
-        for part in parts
-        for algorithm, count in part.new_by_algorithm.items()
-    )
+    parts = summarize(plan_sweep(spec))
     return SpecPlan(
         sum(part.new_runs for part in parts),
-        model_epochs,
+        float(sum(part.model_epochs for part in parts)),
         any(part.phase2_follows or part.prune_follows for part in parts),
         spec.dataset,
         spec.device,
@@ -140,7 +132,6 @@ def measured_throughput(store: ResultsStore, dataset: str) -> tuple[float, int] 
 def calibrate(dataset: str, device: str, population: int) -> float:
     """Model-epochs per second of `population` CALIBRATION_SHAPE models, timed over a few
     steps (harness.search.throughput.measure_throughput); about a second on a CPU."""
-    from harness.search.config import Runner
     from harness.search.throughput import measure_throughput
     from harness.training.datasets import load_dataset
 
@@ -148,6 +139,6 @@ def calibrate(dataset: str, device: str, population: int) -> float:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    runner = Runner(dataset=dataset, device=device, population=population, calibrate_steps=5)
     models = min(population, 256)
-    return measure_throughput(CALIBRATION_SHAPE, models, load_dataset(dataset), 50, runner)
+    data = load_dataset(dataset)
+    return measure_throughput(CALIBRATION_SHAPE, models, data, 50, device, "auto", steps=5)

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -37,20 +36,14 @@ from harness.bench.bench import (
     synchronize,
     torch_threads,
 )
-from harness.search.config import Grid, Phase2Config, Runner
-from harness.search.phases import phase2_masks, phase2_runs, plan_phase2
-from harness.search.runs import train_runs
-from harness.sweeps.prune_runs import (
-    PruneGrid,
-    PruneRun,
-    algorithm_classes,
-    build_population,
-    expand_grid,
-)
+from harness.search.config import Grid, Phase2Config
+from harness.search.phases import phase2_masks, phase2_units, plan_phase2
+from harness.sweeps.prune_runs import PruneGrid, algorithm_classes, prune_units
 from harness.training.datasets import Dataset, load_dataset, load_split
 from harness.training.engines.base import SGDConfig
 from harness.training.engines.select import resolve_engine
 from harness.training.session import TrainingSession
+from harness.training.unit import WorkUnit, build_population, train_unit
 
 PAPER_EPOCHS = 50
 
@@ -94,8 +87,10 @@ def search_suite(options: BenchOptions) -> list[SearchRow]:
     config = Phase2Config(structure=structure, grid=grid)
     mask_set = phase2_masks(config)
     size = min(options.population, len(mask_set))
-    runs = phase2_runs(config, mask_set, options.dataset, mask_ids=range(size))
-    runner = Runner(options.dataset, "auto", options.device, size, calibrate_steps=0)
+    unit = phase2_units(config, options.dataset, size, mask_set)[0]
+    warm_up = replace(unit, runs=unit.runs[:2], epochs=1)
+    split = load_split(options.dataset)
+    engine = resolve_engine("auto", device)
 
     marks: list[float] = []
 
@@ -105,10 +100,10 @@ def search_suite(options: BenchOptions) -> list[SearchRow]:
 
     with torch_threads(options.torch_threads):
         started = time.perf_counter()
-        train_runs(sizes, runs[:2], data, 1, runner, config.fixed_width, mask_set)
+        train_unit(warm_up, split, device, engine)
         compile_s = time.perf_counter() - started
         started = time.perf_counter()
-        train_runs(sizes, runs, data, options.epochs, runner, config.fixed_width, mask_set, mark)
+        train_unit(unit, split, device, engine, mark)
         seconds = time.perf_counter() - started
     if options.epochs > 1:
         epoch_s = (marks[-1] - marks[0]) / (options.epochs - 1)
@@ -142,9 +137,9 @@ def search_suite(options: BenchOptions) -> list[SearchRow]:
     ]
 
 
-def prune_runs(name: str, options: BenchOptions, size: int) -> list[PruneRun]:
-    """`size` runs of algorithm `name` (its default hyper-parameters): the lr x schedule
-    grid over as many seeds as it takes."""
+def prune_unit(name: str, options: BenchOptions, size: int) -> WorkUnit:
+    """`size` runs of algorithm `name` (its default hyper-parameters) as one unit: the
+    lr x schedule grid over as many seeds as it takes."""
     grid = PruneGrid(
         algorithms=(name,),
         widths=(tuple(options.prune_width),),
@@ -153,21 +148,20 @@ def prune_runs(name: str, options: BenchOptions, size: int) -> list[PruneRun]:
         epochs=options.epochs,
         dataset=options.dataset,
     )
-    return expand_grid(grid)[:size]
+    return prune_units(grid, size, strict=True)[0]
 
 
 def time_prune(
-    runs: Sequence[PruneRun], data: Dataset, engine: str, device: torch.device
+    unit: WorkUnit, data: Dataset, engine: str, device: torch.device
 ) -> tuple[float, int]:
-    """(seconds, epochs each model trained) of the runs' algorithm on them as one
+    """(seconds, epochs each model trained) of the unit's algorithm on it as one
     population: `run(session, targets)`, pruning and every training included."""
-    spec = runs[0].spec
-    population = build_population(runs).to(device)
+    population = build_population(unit).to(device)
     session = TrainingSession(
-        population, data, SGDConfig(epochs=spec.epochs), engine=resolve_engine(engine, device)
+        population, data, SGDConfig(epochs=unit.epochs), engine=resolve_engine(engine, device)
     )
-    algorithm = algorithm_classes()[spec.algorithm](runs[0].params)
-    targets = torch.tensor([r.spec.target_weight_nnz for r in runs], device=device)
+    algorithm = algorithm_classes()[unit.algorithm](unit.params)
+    targets = torch.tensor([r.spec.target_weight_nnz for r in unit.runs], device=device)
     synchronize(device)
     started = time.perf_counter()
     algorithm.run(session, targets)
@@ -181,29 +175,30 @@ def prune_suite(options: BenchOptions) -> list[PruneRow]:
     cpu = torch.device("cpu")
     names = options.algorithms or tuple(algorithm_classes())
     started = time.perf_counter()
-    warm_up = prune_runs("random", options, 2)
+    warm_up = prune_unit("random", options, 2)
     with torch_threads(options.torch_threads):
         time_prune(warm_up, data, "auto", device)
     with torch_threads(1):
-        time_prune(warm_up[:1], data, "torch", cpu)
+        time_prune(replace(warm_up, runs=warm_up.runs[:1]), data, "torch", cpu)
     compile_s = time.perf_counter() - started
     sizes = warm_up[0].layer_sizes
     engine = auto_engine_label(sizes, data, SGDConfig(epochs=options.epochs), device)
     steps_per_epoch = SGDConfig().steps_per_epoch(data.points)
     rows = []
     for name in names:
-        runs = prune_runs(name, options, options.population)
+        unit = prune_unit(name, options, options.population)
         with torch_threads(options.torch_threads):
-            seconds, epochs = time_prune(runs, data, "auto", device)
+            seconds, epochs = time_prune(unit, data, "auto", device)
         with torch_threads(1):
-            baseline_seconds, baseline_epochs = time_prune(runs[:1], data, "torch", cpu)
-        rate = len(runs) * epochs / seconds
+            one = replace(unit, runs=unit.runs[:1])
+            baseline_seconds, baseline_epochs = time_prune(one, data, "torch", cpu)
+        rate = len(unit.runs) * epochs / seconds
         baseline = baseline_epochs / baseline_seconds
         rows.append(
             PruneRow(
                 suite="prune",
                 width=tuple(options.prune_width),
-                population=len(runs),
+                population=len(unit.runs),
                 model_epochs_per_s=rate,
                 baseline_model_epochs_per_s=baseline,
                 speedup=rate / baseline,

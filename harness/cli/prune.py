@@ -17,9 +17,8 @@ from harness.cli.tables import compact_table, fit
 from harness.errors import UserError
 
 if TYPE_CHECKING:
-    import torch
-
-    from harness.sweeps.prune_runs import PruneGrid, PruneProgress
+    from harness.sweeps.executors import Executor
+    from harness.sweeps.prune_runs import PruneGrid
     from harness.sweeps.result_sink import ResultSink
     from store.records import RunRecord
 
@@ -107,13 +106,13 @@ def _print_table(rows: list[dict[str, Any]], epochs: int) -> None:
 def _run(
     grid: PruneGrid,
     sink: ResultSink,
-    device: torch.device,
-    engine: str,
+    executor: Executor,
     population: int,
-    progress: Callable[[PruneProgress], None],
+    progress: Callable[[float, int], None],
 ) -> list[RunRecord]:
     """Run the grid; with a store, every run of the grid (done before or now) comes back."""
-    from harness.sweeps.prune_runs import expand_grid, run_grid
+    from harness.sweeps.prune_runs import prune_units
+    from harness.sweeps.stages import pending, train_units
 
     from_store = hasattr(sink, "read_runs")
     errors: tuple[type[Exception], ...] = (ValueError,)
@@ -122,10 +121,12 @@ def _run(
 
         errors = (ValueError, StoreError)
     try:
-        records = run_grid(grid, sink, device, engine, population, progress)
+        units = prune_units(grid, population, strict=True)
+        total = sum(len(u.runs) for u in units)
+        left = pending(units, sink)
+        records = train_units(left, executor, sink, lambda done: progress(done, total))
         if from_store:
-            keys = [run.run_key for run in expand_grid(grid)]
-            records = sink.read_runs(keys)  # type: ignore[attr-defined]
+            records = sink.read_runs([key for unit in units for key in unit.keys])  # type: ignore[attr-defined]
     except errors as error:
         raise UserError(str(error)) from None
     return records
@@ -169,15 +170,16 @@ def prune_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
 ) -> None:
     """Prune and train every algorithm x width x nnz x lr x schedule x seed; print each run."""
-    from harness.sweeps.prune_runs import PruneGrid
+    from harness.sweeps.executors import LocalExecutor
+    from harness.sweeps.prune_runs import PruneGrid, hparams_from_items
     from harness.sweeps.result_sink import MemorySink
-    from harness.training.engines.select import resolve_device
 
     if engine not in ENGINES:
         raise UserError(f"unknown engine {engine!r}; choose auto, torch or numba")
     schedule_list = parse_list(schedules, str, "--schedules")
+    algorithms = tuple(parse_algorithms(algorithm))
     grid = PruneGrid(
-        algorithms=tuple(parse_algorithms(algorithm)),
+        algorithms=algorithms,
         widths=tuple(parse_widths(width)),
         nnz=tuple(parse_list(nnz, int, "--nnz")),
         lrs=tuple(parse_list(lrs, float, "--lrs")),
@@ -187,22 +189,17 @@ def prune_command(
         init=init,
         fixed_init_seed=fixed_init_seed,
         dataset=dataset,
-        hparams=tuple(hp or ()),
+        params=hparams_from_items(algorithms, hp or (), init),
     )
-    torch_device = resolve_device(device)
+    executor = LocalExecutor(device, engine)
     sink = _open_store(db) if db is not None else MemorySink()
     with progress_bar("runs {task.fields[runs]}", disable=as_json) as bar:
         task = bar.add_task("prune", total=1.0, runs="")
 
-        def progress(p: PruneProgress) -> None:
-            share = p.population_runs * p.steps_done / max(p.steps_total, 1)
-            bar.update(
-                task,
-                completed=(p.runs_done + share) / max(p.runs_total, 1),
-                runs=f"{p.runs_done}/{p.runs_total}",
-            )
+        def progress(done: float, total: int) -> None:
+            bar.update(task, completed=done / max(total, 1), runs=f"{int(done)}/{total}")
 
-        records = _run(grid, sink, torch_device, engine, population, progress)
+        records = _run(grid, sink, executor, population, progress)
     rows = [row(r) for r in records]
     if as_json:
         typer.echo(json.dumps(rows))

@@ -50,7 +50,7 @@ def run(
 ) -> None:
     """Run a sweep: expand the spec into runs, train them in populations, write every
     result to the store. Rerunning an interrupted sweep finishes only what is missing."""
-    from harness.sweeps.driver import SweepRun
+    from harness.sweeps.driver import SweepDriver
     from harness.sweeps.spec_file import load_spec
     from store.db import ResultsStore, StoreError
 
@@ -72,9 +72,9 @@ def run(
     try:
         store.initialize()
         if progress is ProgressStyle.jsonl:
-            summary = SweepRun(sweep_spec, store, lambda e: print(e.as_json(), flush=True)).run()
+            summary = SweepDriver(sweep_spec, store, lambda e: print(e.as_json(), flush=True)).run()
         elif progress is ProgressStyle.none:
-            summary = SweepRun(sweep_spec, store).run()
+            summary = SweepDriver(sweep_spec, store).run()
         else:
             with Progress(
                 TextColumn("[bold]{task.description}"),
@@ -96,7 +96,7 @@ def run(
                         rate=f"{event.models_per_s:,.1f} runs/s",
                     )  # fmt: skip
 
-                summary = SweepRun(sweep_spec, store, show).run()
+                summary = SweepDriver(sweep_spec, store, show).run()
     except StoreError as error:
         raise UserError(str(error)) from None
     seconds = time.perf_counter() - started
@@ -117,9 +117,9 @@ def print_plan(sweep_spec: SweepSpec, as_json: bool) -> None:
     add more once phase 1 has found its minimal structures."""
     import json
 
-    from harness.sweeps.driver import plan
+    from harness.sweeps.plan import plan_sweep, summarize
 
-    parts = plan(sweep_spec)
+    parts = summarize(plan_sweep(sweep_spec))
     total = sum(p.new_runs for p in parts)
     if as_json:
         parts_json = [p.as_dict() for p in parts]

@@ -193,10 +193,12 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Train every structure (phase 1) and every mask of the minimal one (phase 2)."""
-    from harness.search.config import INIT_MODES, Grid, Phase1Config, Phase2Config, Runner
+    from harness.search.config import INIT_MODES, Grid, Phase1Config, Phase2Config
     from harness.search.masks import SYMMETRIES
-    from harness.search.phases import plan_phase1, plan_phase2, run_phase1, run_phase2
+    from harness.search.phases import plan_phase1, plan_phase2
     from harness.search.selection import check_targets
+    from harness.sweeps.executors import LocalExecutor
+    from harness.sweeps.stages import SearchContext, run_phase1, run_phase2
     from harness.training.datasets import DATASETS
     from harness.training.engines.select import resolve_device
     from harness.training.schedules import SCHEDULES
@@ -260,12 +262,17 @@ def search(
                 _print_plan(console, p, n)
         return
 
-    runner = Runner(dataset, engine, torch_device.type, population)
+    executor = LocalExecutor(torch_device.type, engine)
     outputs: list[dict[str, object]] = []
     with _open_sink(db) as sink:
+
+        def context(progress: Callable[[float], None]) -> SearchContext:
+            return SearchContext(executor, sink, dataset, population, target_list,
+                                 console.print, progress)  # fmt: skip
+
         if runs_phase1:
-            with _bar(console, "phase 1") as progress:
-                result1 = run_phase1(phase1, runner, sink, target_list, console.print, progress)
+            with _bar(console, "phase 1", plan1) as progress:
+                result1 = run_phase1(phase1, context(progress))
             outputs.append(_phase1_json(result1))
             if not as_json:
                 _print_phase1(console, result1)
@@ -277,10 +284,9 @@ def search(
                         "pass --structure for phase 2"
                     )
                 phase2 = replace(phase2, structure=tuple(best.widths))
-                _plan(lambda: plan_phase2(phase2))
         if runs_phase2:
-            with _bar(console, "phase 2") as progress:
-                result2 = run_phase2(phase2, runner, sink, target_list, console.print, progress)
+            with _bar(console, "phase 2", _plan(lambda: plan_phase2(phase2))) as progress:
+                result2 = run_phase2(phase2, context(progress))
             outputs.append(_phase2_json(result2))
             if not as_json:
                 _print_phase2(console, result2)
@@ -289,7 +295,7 @@ def search(
 
 
 @contextmanager
-def _bar(console: Console, label: str) -> Iterator[Callable[[float, int], None]]:
+def _bar(console: Console, label: str, plan: Plan | None) -> Iterator[Callable[[float], None]]:
     with Progress(
         TextColumn(label),
         BarColumn(),
@@ -298,10 +304,10 @@ def _bar(console: Console, label: str) -> Iterator[Callable[[float, int], None]]
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task(label, total=None)
+        task = bar.add_task(label, total=plan.trainings if plan else None)
 
-        def update(done: float, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+        def update(done: float) -> None:
+            bar.update(task, completed=done)
 
         yield update
 

@@ -1,4 +1,4 @@
-"""What a search trains: the hyper-parameter grid, the runner, and each phase's config."""
+"""What a search trains: the hyper-parameter grid and each phase's config."""
 
 from __future__ import annotations
 
@@ -31,20 +31,6 @@ class Grid:
             schedule_code(name)
         if self.seeds < 1 or self.epochs < 1:
             raise ValueError("seeds and epochs must be at least 1")
-
-
-@dataclass(frozen=True)
-class Runner:
-    """How runs are trained: dataset, engine (auto, torch, numba), device, models per
-    population, steps timed before training to estimate the time (0: no estimate), and
-    the sweep the records belong to (None: run outside a sweep)."""
-
-    dataset: str = "cubist-spiral"
-    engine: str = "auto"
-    device: str = "cpu"
-    population: int = 1024
-    calibrate_steps: int = 20
-    sweep_id: int | None = None
 
 
 @dataclass(frozen=True)

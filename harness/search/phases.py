@@ -1,9 +1,9 @@
-"""Planning and running phase 1 (every dense structure) and phase 2 (every mask of one
-structure).
+"""Planning phase 1 (every dense structure) and phase 2 (every mask of one structure)
+into work units, and reading each phase's result from its records.
 
-No I/O here: runs go to a `ResultSink` (the DuckDB store, or `MemorySink`), messages to
-a `log` callable and progress to a `progress(done, total)` callable, both supplied by
-the caller. A run whose key the sink already holds is skipped, so a rerun resumes.
+No training and no I/O here: the sweep driver (harness.sweeps) trains the units on an
+executor and writes their records; these functions say what to train and what the
+records mean.
 
 Phase 1 pads each structure into a population whose widths are its own rounded up to 4,
 8, 16, ... (capped at max_width): with max_width 16 that is 27 padded shapes, so small
@@ -13,12 +13,12 @@ structures do not pay for 16-wide padding and no population is tiny.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from harness.search.config import INIT_MODES, Phase1Config, Phase2Config, Runner
+from harness.search.config import INIT_MODES, Phase1Config, Phase2Config
 from harness.search.masks import (
     MaskSet,
     check_structure,
@@ -26,7 +26,7 @@ from harness.search.masks import (
     enumerate_structure,
     pack_network_mask,
 )
-from harness.search.runs import SearchRun, make_run, train_runs
+from harness.search.runs import make_run
 from harness.search.selection import (
     FrontierPoint,
     MinimalStructure,
@@ -36,14 +36,8 @@ from harness.search.selection import (
     minimal_structures,
     pareto_curve,
 )
-from harness.search.throughput import estimate_time
-from harness.sweeps.result_sink import ReadableSink, ResultSink
-from harness.timefmt import format_duration
-from harness.training.datasets import Dataset, load_dataset
+from harness.training.unit import PlannedRun, WorkUnit
 from store.records import RunRecord
-
-LogFn = Callable[[str], None]
-ProgressFn = Callable[[float, int], None]
 
 
 @dataclass(frozen=True)
@@ -71,72 +65,6 @@ class Phase2Result:
     pareto: list[ParetoPoint]
 
 
-def _pending(runs: Sequence[SearchRun], sink: ResultSink) -> tuple[list[SearchRun], list[str]]:
-    keys = [r.key for r in runs]
-    done: set[str] = set()
-    for start in range(0, len(keys), 10_000):
-        done |= sink.done_keys(keys[start : start + 10_000])
-    return [r for r, k in zip(runs, keys, strict=True) if k not in done], [
-        k for k in keys if k in done
-    ]
-
-
-def _execute(
-    groups: dict[tuple[int, ...], list[SearchRun]],
-    data: Dataset,
-    epochs: int,
-    runner: Runner,
-    sink: ResultSink,
-    fixed_width: int,
-    mask_set: MaskSet | None,
-    total: int,
-    already: int,
-    progress: ProgressFn | None,
-) -> list[RunRecord]:
-    done, trained = float(already), []
-    for sizes, runs in groups.items():
-        for start in range(0, len(runs), runner.population):
-            chunk = runs[start : start + runner.population]
-
-            def step(finished: int, steps: int, base: float = done, n: int = len(chunk)) -> None:
-                if progress is not None:
-                    progress(base + n * finished / steps, total)
-
-            records = train_runs(sizes, chunk, data, epochs, runner, fixed_width, mask_set, step)
-            sink.write_runs(records)
-            trained += records
-            done += len(chunk)
-            if progress is not None:
-                progress(done, total)
-    return trained
-
-
-def _summary_records(
-    trained: list[RunRecord], done_keys: list[str], sink: ResultSink, log: LogFn
-) -> list[RunRecord]:
-    if not done_keys:
-        return trained
-    if isinstance(sink, ReadableSink):
-        return trained + sink.read_runs(done_keys)
-    log(f"{len(done_keys):,} runs were already done and this store cannot return them; "
-        "the summary covers this call's runs only")  # fmt: skip
-    return trained
-
-
-def _announce(
-    log: LogFn, what: str, plan: Plan, pending: int, estimate: tuple[float, float] | None
-) -> None:
-    line = (
-        f"{what}: {plan.masks:,} {'structures' if plan.phase == 1 else 'masks'}, "
-        f"{plan.trainings:,} trainings, {plan.trainings - pending:,} already done, "
-        f"{pending:,} to train"
-    )
-    if estimate is not None:
-        seconds, rate = estimate
-        line += f"; about {format_duration(seconds)} ({rate:,.0f} model-epochs/s measured)"
-    log(line)
-
-
 def phase1_structures(config: Phase1Config) -> list[tuple[int, ...]]:
     if config.max_width < 1 or config.depth < 1:
         raise ValueError("max_width and depth must be at least 1")
@@ -151,7 +79,7 @@ def _bucket(width: int, max_width: int) -> int:
     return min(padded, max_width)
 
 
-def phase1_runs(config: Phase1Config, dataset: str) -> list[SearchRun]:
+def phase1_runs(config: Phase1Config, dataset: str) -> list[PlannedRun]:
     return [
         make_run("search-phase1", "dense", dataset, widths, config.init_mode, point,
                  config.grid.epochs, config.max_width)
@@ -160,41 +88,43 @@ def phase1_runs(config: Phase1Config, dataset: str) -> list[SearchRun]:
     ]  # fmt: skip
 
 
+def _check_init(init_mode: str) -> None:
+    if init_mode not in INIT_MODES:
+        raise ValueError(f"unknown init mode {init_mode!r}; choose random or fixed")
+
+
+def _chunks(
+    label: str, groups: dict[tuple[int, ...], list[PlannedRun]], epochs: int,
+    fixed_width: int, population: int,
+) -> list[WorkUnit]:  # fmt: skip
+    return [
+        WorkUnit(label, runs[0].spec.dataset, sizes, epochs,
+                 tuple(runs[start : start + population]), fixed_width=fixed_width)
+        for sizes, runs in groups.items()
+        for start in range(0, len(runs), population)
+    ]  # fmt: skip
+
+
+def phase1_units(config: Phase1Config, dataset: str, population: int) -> list[WorkUnit]:
+    """Phase 1's runs in populations of at most `population`, each of one padded shape
+    (its structures' widths rounded up, see _bucket), structure by structure."""
+    _check_init(config.init_mode)
+    groups: dict[tuple[int, ...], list[PlannedRun]] = {}
+    for run in phase1_runs(config, dataset):
+        padded = tuple(_bucket(w, config.max_width) for w in run.spec.widths)
+        groups.setdefault((2, *padded, 1), []).append(run)
+    return _chunks("phase 1", groups, config.grid.epochs, config.max_width, population)
+
+
+def phase1_result(plan: Plan, records: list[RunRecord], targets: Sequence[float]) -> Phase1Result:
+    """The minimal structure per target among phase 1's records."""
+    return Phase1Result(plan, records, minimal_structures(records, check_targets(targets)))
+
+
 def plan_phase1(config: Phase1Config) -> Plan:
     config.grid.validate()
     structures = len(phase1_structures(config))
     return Plan(1, None, structures, structures * len(config.grid.points()))
-
-
-def run_phase1(
-    config: Phase1Config,
-    runner: Runner,
-    sink: ResultSink,
-    targets: Sequence[float] = (0.95, 0.995),
-    log: LogFn | None = None,
-    progress: ProgressFn | None = None,
-) -> Phase1Result:
-    """Every dense structure over the grid; the minimal structure per target."""
-    log = log or (lambda _: None)
-    targets = check_targets(targets)
-    if config.init_mode not in INIT_MODES:
-        raise ValueError(f"unknown init mode {config.init_mode!r}; choose random or fixed")
-    plan = plan_phase1(config)
-    data = load_dataset(runner.dataset)
-    runs = phase1_runs(config, runner.dataset)
-    pending, done_keys = _pending(runs, sink)
-    groups: dict[tuple[int, ...], list[SearchRun]] = {}
-    for run in pending:
-        padded = tuple(_bucket(w, config.max_width) for w in run.spec.widths)
-        groups.setdefault((2, *padded, 1), []).append(run)
-    sizes = {shape: len(rs) for shape, rs in groups.items()}
-    _announce(
-        log, "phase 1", plan, len(pending), estimate_time(sizes, data, config.grid.epochs, runner)
-    )
-    trained = _execute(groups, data, config.grid.epochs, runner, sink, config.max_width, None,
-                       plan.trainings, len(done_keys), progress)  # fmt: skip
-    records = _summary_records(trained, done_keys, sink, log)
-    return Phase1Result(plan, records, minimal_structures(records, targets))
 
 
 def _phase2_sizes(config: Phase2Config) -> tuple[int, ...]:
@@ -213,7 +143,7 @@ def phase2_masks(config: Phase2Config) -> MaskSet:
 
 def phase2_runs(
     config: Phase2Config, mask_set: MaskSet, dataset: str, mask_ids: Sequence[int] | None = None
-) -> list[SearchRun]:
+) -> list[PlannedRun]:
     """Every network of `mask_set` (or those `mask_ids`) over the grid, mask by mask."""
     widths = tuple(config.structure)
     points = config.grid.points()
@@ -222,11 +152,11 @@ def phase2_runs(
     for start in range(0, len(ids), 4096):
         chunk = ids[start : start + 4096]
         batch = mask_set.take(chunk)
-        for k, mask_id in enumerate(chunk.tolist()):
+        for k in range(len(chunk)):
             mask_hex = pack_network_mask([layer[k] for layer in batch]).hex()
             runs += [
                 make_run("search-phase2", "mask", dataset, widths, config.init_mode,
-                         point, config.grid.epochs, config.fixed_width, mask_hex, mask_id)
+                         point, config.grid.epochs, config.fixed_width, mask_hex)
                 for point in points
             ]  # fmt: skip
     return runs
@@ -242,35 +172,23 @@ def plan_phase2(config: Phase2Config) -> Plan:
     return Plan(2, tuple(config.structure), masks, masks * len(config.grid.points()))
 
 
-def run_phase2(
-    config: Phase2Config,
-    runner: Runner,
-    sink: ResultSink,
-    targets: Sequence[float] = (0.95, 0.995),
-    log: LogFn | None = None,
-    progress: ProgressFn | None = None,
-) -> Phase2Result:
-    """Every mask of `config.structure` over the grid; the frontier and Pareto curve."""
-    log = log or (lambda _: None)
-    targets = check_targets(targets)
-    if config.init_mode not in INIT_MODES:
-        raise ValueError(f"unknown init mode {config.init_mode!r}; choose random or fixed")
+def phase2_units(
+    config: Phase2Config, dataset: str, population: int, mask_set: MaskSet | None = None
+) -> list[WorkUnit]:
+    """Phase 2's runs (every mask of the structure over the grid) in populations of at
+    most `population`; `mask_set` when the caller has enumerated it already."""
+    _check_init(config.init_mode)
     config.grid.validate()
-    mask_set = phase2_masks(config)
-    plan = Plan(
-        2, tuple(config.structure), len(mask_set), len(mask_set) * len(config.grid.points())
+    mask_set = mask_set if mask_set is not None else phase2_masks(config)
+    runs = phase2_runs(config, mask_set, dataset)
+    sizes = (2, *config.structure, 1)
+    groups = {sizes: runs} if runs else {}
+    label = f"phase 2 on {tuple(config.structure)}"
+    return _chunks(label, groups, config.grid.epochs, config.fixed_width, population)
+
+
+def phase2_result(plan: Plan, records: list[RunRecord], targets: Sequence[float]) -> Phase2Result:
+    """Phase 2's frontier per target and its Pareto curve."""
+    return Phase2Result(
+        plan, records, frontier(records, check_targets(targets)), pareto_curve(records)
     )
-    data = load_dataset(runner.dataset)
-    widths = tuple(config.structure)
-    runs = phase2_runs(config, mask_set, runner.dataset)
-    pending, done_keys = _pending(runs, sink)
-    sizes = (2, *widths, 1)
-    groups = {sizes: pending} if pending else {}
-    estimate = estimate_time(
-        {sizes: len(pending)} if pending else {}, data, config.grid.epochs, runner
-    )
-    _announce(log, f"phase 2 on {widths}", plan, len(pending), estimate)
-    trained = _execute(groups, data, config.grid.epochs, runner, sink, config.fixed_width,
-                       mask_set, plan.trainings, len(done_keys), progress)  # fmt: skip
-    records = _summary_records(trained, done_keys, sink, log)
-    return Phase2Result(plan, records, frontier(records, targets), pareto_curve(records))

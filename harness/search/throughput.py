@@ -8,7 +8,6 @@ import time
 import numpy as np
 import torch
 
-from harness.search.config import Runner
 from harness.training.data_order import epoch_orders
 from harness.training.datasets import Dataset
 from harness.training.engines.base import SGDConfig, TrainState
@@ -19,19 +18,20 @@ from harness.training.schedules import epoch_learning_rates
 
 
 def measure_throughput(
-    sizes: tuple[int, ...], models: int, data: Dataset, epochs: int, runner: Runner
-) -> float:
+    sizes: tuple[int, ...], models: int, data: Dataset, epochs: int,
+    device: str = "cpu", engine: str = "auto", steps: int = 20,
+) -> float:  # fmt: skip
     """Model-epochs per second of a population of `models` dense models of `sizes`, as a
-    search pays them: `runner.calibrate_steps` timed steps (after one warm-up step) scaled
+    search pays them: `steps` timed steps (after one warm-up step) scaled
     to an epoch, plus making the epoch's data orders, plus scoring the population once
     spread over its `epochs`."""
-    device = torch.device(runner.device)
+    torch_device = torch.device(device)
     config = SGDConfig(epochs=epochs)
     seeds = list(range(models))
     population = Population.initialize(sizes, seeds, [0.05] * models, ["constant"] * models)
-    engine = make_engine(resolve_engine(runner.engine, device), data, config, device)
-    engine.import_state(TrainState.fresh(population.to(device)))
-    make_orders = getattr(engine, "epoch_orders", epoch_orders)  # as the trainer makes them
+    trainer = make_engine(resolve_engine(engine, torch_device), data, config, torch_device)
+    trainer.import_state(TrainState.fresh(population.to(torch_device)))
+    make_orders = getattr(trainer, "epoch_orders", epoch_orders)  # as the trainer makes them
     order_seeds = np.array(seeds)
     make_orders(order_seeds, 0, data.points)  # warm-ups: code loaded, buffers touched
     evaluate(population.select([0]), data)
@@ -39,13 +39,13 @@ def measure_throughput(
     orders = make_orders(order_seeds, 1, data.points)
     orders_s = time.perf_counter() - started
     lrs = epoch_learning_rates(population.lr.numpy(), population.schedule.numpy(), 0, epochs)
-    steps = max(1, min(runner.calibrate_steps, config.steps_per_epoch(data.points) - 1))
-    engine.run_steps(orders, 0, 1, lrs)
-    if device.type == "cuda":
+    steps = max(1, min(steps, config.steps_per_epoch(data.points) - 1))
+    trainer.run_steps(orders, 0, 1, lrs)
+    if torch_device.type == "cuda":
         torch.cuda.synchronize()
     started = time.perf_counter()
-    engine.run_steps(orders, 1, steps, lrs)
-    if device.type == "cuda":
+    trainer.run_steps(orders, 1, steps, lrs)
+    if torch_device.type == "cuda":
         torch.cuda.synchronize()
     per_step = (time.perf_counter() - started) / steps
     started = time.perf_counter()
@@ -60,18 +60,20 @@ def _cost(sizes: tuple[int, ...]) -> int:
 
 
 def estimate_time(
-    groups: dict[tuple[int, ...], int], data: Dataset, epochs: int, runner: Runner
-) -> tuple[float, float] | None:
+    groups: dict[tuple[int, ...], int], data: Dataset, epochs: int,
+    device: str = "cpu", engine: str = "auto", population: int = 512, steps: int = 20,
+) -> tuple[float, float] | None:  # fmt: skip
     """(seconds, model-epochs/s of the largest shape) for `groups` {padded sizes: runs};
     per-model cost is interpolated linearly in the padded parameter count between the
     cheapest and dearest shape."""
-    if runner.calibrate_steps <= 0 or not groups:
+    if steps <= 0 or not groups:
         return None
     shapes = sorted(groups, key=_cost)
     measured = {}
     for shape in {shapes[0], shapes[-1]}:
-        models = min(runner.population, groups[shape])
-        measured[_cost(shape)] = 1 / measure_throughput(shape, models, data, epochs, runner)
+        models = min(population, groups[shape])
+        rate = measure_throughput(shape, models, data, epochs, device, engine, steps)
+        measured[_cost(shape)] = 1 / rate
     (c0, t0), (c1, t1) = min(measured.items()), max(measured.items())
     seconds = 0.0
     for shape, runs in groups.items():

@@ -1,60 +1,62 @@
-"""Executors: where a sweep's populations train. Only this module knows.
+"""Executors: where work units train. They run units and hand back finished
+populations' records; they never open the store (the sweep driver writes).
 
-The local executor trains in this process on the CPU (numba engine) or a CUDA device
-(torch engine). A distributed executor would implement the same two methods by shipping
-populations (pure data: run specs) to workers and writing their records to the sink.
+The local executor trains in this process, unit after unit, on the CPU (numba engine)
+or a CUDA device (torch engine). A distributed executor implements the same `run`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
-from harness.search.config import Runner
-from harness.sweeps.prune_runs import PruneGrid, PruneProgress, run_grid
-from harness.sweeps.result_sink import ResultSink
-from harness.training.engines.select import resolve_device
+from harness.training.datasets import Split, load_split
+from harness.training.engines.select import resolve_device, resolve_engine
+from harness.training.unit import WorkUnit, train_unit
 from store.records import RunRecord
+
+UnitProgressFn = Callable[[WorkUnit, int, int], None]
+"""(unit in flight, its steps done, its steps in all)."""
 
 
 class Executor(Protocol):
-    def runner(self, dataset: str, population: int, sweep_id: int | None = None) -> Runner:
-        """How the search trains its populations (records tagged with `sweep_id`)."""
+    name: str
+    device: str
+    engine: str
 
-    def prune(
-        self,
-        grid: PruneGrid,
-        sink: ResultSink,
-        progress: Callable[[PruneProgress], None],
-        sweep_id: int | None,
-    ) -> Sequence[RunRecord]:
-        """Run a pruning grid, writing each population's records to `sink`."""
+    def run(
+        self, units: Sequence[WorkUnit], progress: UnitProgressFn | None = None
+    ) -> Iterator[tuple[WorkUnit, list[RunRecord]]]:
+        """Train every unit; yield each with its records (in the unit's run order) as it
+        finishes, in any order."""
+        ...
 
 
 class LocalExecutor:
+    """Units one after the other in this process."""
+
+    name = "local"
+
     def __init__(self, device: str = "auto", engine: str = "auto") -> None:
-        self.device = resolve_device(device).type
-        self.engine = engine
-        self.population = 512
+        torch_device = resolve_device(device)
+        self.device = torch_device.type
+        self.engine = resolve_engine(engine, torch_device)
+        self._splits: dict[tuple[str, float], Split] = {}
 
-    def runner(self, dataset: str, population: int, sweep_id: int | None = None) -> Runner:
-        self.population = population
-        return Runner(
-            dataset=dataset,
-            engine=self.engine,
-            device=self.device,
-            population=population,
-            sweep_id=sweep_id,
-        )
+    def split(self, dataset: str, holdout: float) -> Split:
+        key = (dataset, holdout)
+        if key not in self._splits:
+            self._splits[key] = load_split(dataset, holdout)
+        return self._splits[key]
 
-    def prune(
-        self,
-        grid: PruneGrid,
-        sink: ResultSink,
-        progress: Callable[[PruneProgress], None],
-        sweep_id: int | None,
-    ) -> Sequence[RunRecord]:
-        return run_grid(
-            grid, sink, self.device, self.engine, self.population, progress,
-            strict=False, sweep_id=sweep_id,
-        )  # fmt: skip
+    def run(
+        self, units: Sequence[WorkUnit], progress: UnitProgressFn | None = None
+    ) -> Iterator[tuple[WorkUnit, list[RunRecord]]]:
+        for unit in units:
+
+            def report(done: int, total: int, unit: WorkUnit = unit) -> None:
+                if progress is not None:
+                    progress(unit, done, total)
+
+            split = self.split(unit.dataset, unit.holdout)
+            yield unit, train_unit(unit, split, self.device, self.engine, report)

@@ -1,65 +1,50 @@
 """Pruning runs: a grid of algorithms x widths x weight-nnz targets x lr x schedule x seed,
-grouped into populations, pruned and trained, evaluated, measured and recorded.
+planned as work units (harness.training.unit), one population each.
 
-A grid expands into `PruneRun`s (a frozen `RunSpec` each, so each has a run key). Runs
+A grid expands into `PlannedRun`s (a frozen `RunSpec` each, so each has a run key). Runs
 that can share a population (same algorithm and hyper-parameters, structure, epochs,
-init mode and data) are trained together; lr, schedule, seed and target differ per model.
-Results go to a sink (`write_runs`, `done_keys`: the DuckDB store or `MemorySink`); runs
-the sink already has are skipped, so a rerun finishes only what is missing.
+init mode and data) form one unit; lr, schedule, seed and target differ per model.
 
 Init modes. `random`: model m is the default nn.Linear init from its run seed. `fixed`:
 the study's fixed initialisation, cut exactly as the search cuts it
 (harness.training.initialisation): one seeded network `fixed_width` wide in every hidden
-layer whose first d neurons per layer
-form the structure; its seed is the run seed, or `fixed_init_seed` for every run (the
-init of the search's winning run). Both are part of the run key (hparams `fixed_width`,
-as the search records it, and `fixed_init_seed`). The data order comes from the run seed.
-Fixed-init runs keep that init: SNIP's and GraSP's `xavier_reinit` defaults to false
-there (`FIXED_INIT_HPARAMS`; an explicit --hp wins), and the run key records it.
+layer whose first d neurons per layer form the structure; its seed is the run seed, or
+`fixed_init_seed` for every run (the init of the search's winning run). Both are part of
+the run key (hparams `fixed_width`, as the search records it, and `fixed_init_seed`).
+The data order comes from the run seed. Fixed-init runs keep that init: SNIP's and
+GraSP's `xavier_reinit` defaults to false there (`FIXED_INIT_HPARAMS`; an explicit
+value wins), and the run key records it.
+
+Hyper-parameters are typed from end to end: the CLI's `--hp key=value` text is read once
+(`hparams_from_items`), a spec's TOML tables are checked as they are (`hparams_from_tables`),
+and the grid carries the algorithms' dataclass instances.
 
 Randomness. An algorithm's own draws (random masks, RigL's initial mask, the Xavier
 re-init) come from `TrainingSession.draw`, one stream per model seeded by its init and
 data seeds: a run gets the same draws alone or in any population, so its result repeats
 per run key however a (resumed) sweep groups the runs.
-
-Units: accuracy is the final epoch's on the scoring points; `wall_seconds` is the
-population's wall time divided by its models. `weights` bytes (structures up to 16 wide)
-are float32, layer by layer: the weight matrix row-major, then the bias.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import math
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import torch
-
 from algorithms.base import HyperParameters
-from algorithms.connectivity import connectivity, path_minimum, total_weights
-from algorithms.hparams import HyperParameterError, non_default, parse_hparams
+from algorithms.connectivity import path_minimum, total_weights
+from algorithms.hparams import HyperParameterError, make_hparams, non_default, parse_hparams
 from harness.errors import UserError
-from harness.sweeps.result_sink import MemorySink, ResultSink
-from harness.training.datasets import DATASETS, Split, load_split
-from harness.training.engines.base import SGDConfig
-from harness.training.engines.select import resolve_engine
-from harness.training.evaluation import evaluate
-from harness.training.initialisation import fixed_network, sub_network
-from harness.training.population import Population
+from harness.training.datasets import DATASETS
 from harness.training.run_spec import RunSpec
 from harness.training.schedules import SCHEDULES
-from harness.training.session import TrainingSession
-from store.records import RunRecord
+from harness.training.unit import PlannedRun, WorkUnit
 
 INIT_MODES = ("random", "fixed")
-FIXED_INIT_HPARAMS = ("xavier_reinit=false",)
+FIXED_INIT_HPARAMS: dict[str, Any] = {"xavier_reinit": False}
 """Defaults of fixed-init runs, for the algorithms that have the field (before --hp)."""
-WEIGHTS_KEPT_UP_TO_WIDTH = 16
 
 
 def algorithm_classes() -> dict[str, Any]:
@@ -71,7 +56,8 @@ def algorithm_classes() -> dict[str, Any]:
 @dataclass(frozen=True)
 class PruneGrid:
     """What to run. widths: hidden widths per structure, e.g. ((3, 3, 3), (16, 16, 16));
-    hparams: `key=value` items, `name.key=value` for one algorithm (see resolve_hparams)."""
+    params: each algorithm's hyper-parameters (missing: its defaults, with
+    FIXED_INIT_HPARAMS under fixed init)."""
 
     algorithms: tuple[str, ...]
     widths: tuple[tuple[int, ...], ...]
@@ -86,55 +72,56 @@ class PruneGrid:
     dataset: str = "cubist-spiral"
     holdout: float = 0.0
     shared_order: bool = False
-    hparams: tuple[str, ...] = ()
+    params: Mapping[str, HyperParameters] = field(default_factory=dict, compare=False)
+
+    def params_of(self, algorithm: str) -> HyperParameters:
+        if algorithm in self.params:
+            return self.params[algorithm]
+        return hparams_from_tables((algorithm,), {}, self.init)[algorithm]
 
 
-@dataclass(frozen=True)
-class PruneRun:
-    """One model to prune: its spec (and run key), hyper-parameters and init seed."""
-
-    spec: RunSpec
-    params: HyperParameters = field(compare=False)
-    init_seed: int
-    fixed_width: int = 16
-
-    @property
-    def run_key(self) -> str:
-        return self.spec.run_key()
-
-    @property
-    def layer_sizes(self) -> tuple[int, ...]:
-        return (2, *self.spec.widths, 1)
+def _known(algorithms: Sequence[str]) -> dict[str, Any]:
+    classes = algorithm_classes()
+    for name in algorithms:
+        if name not in classes:
+            raise UserError(f"unknown algorithm {name!r}; choose from: {', '.join(classes)}")
+    return classes
 
 
-@dataclass(frozen=True)
-class PruneProgress:
-    """Runs finished of all to run; steps of the training call in flight."""
-
-    runs_done: int
-    runs_total: int
-    population_runs: int
-    steps_done: int
-    steps_total: int
+def _fixed_defaults(params_cls: type[HyperParameters], init: str) -> dict[str, Any]:
+    if init != "fixed":
+        return {}
+    names = params_cls.__dataclass_fields__
+    return {key: value for key, value in FIXED_INIT_HPARAMS.items() if key in names}
 
 
-ProgressFn = Callable[[PruneProgress], None]
+def hparams_from_tables(
+    algorithms: Sequence[str], tables: Mapping[str, Mapping[str, Any]], init: str = "random"
+) -> dict[str, HyperParameters]:
+    """Each algorithm's parameters from a spec's `[prune.hparams.NAME]` tables (typed TOML
+    values). Raises HyperParameterError naming the algorithm."""
+    classes = _known(algorithms)
+    for name in tables:
+        if name not in algorithms:
+            raise HyperParameterError(f"{name!r} is not among the selected algorithms")
+    result = {}
+    for name in algorithms:
+        values = {**_fixed_defaults(classes[name].Params, init), **tables.get(name, {})}
+        try:
+            result[name] = make_hparams(classes[name].Params, values)
+        except HyperParameterError as error:
+            raise HyperParameterError(f"{name}: {error}") from None
+    return result
 
 
-def resolve_hparams(
+def hparams_from_items(
     algorithms: Sequence[str], items: Sequence[str], init: str = "random"
 ) -> dict[str, HyperParameters]:
-    """Each algorithm's parameters from `key=value` (to every selected algorithm that has
-    `key`) and `name.key=value` (to algorithm `name` only) items. With `init` "fixed",
-    FIXED_INIT_HPARAMS come first, so an item naming the same field overrides them."""
-    classes = algorithm_classes()
+    """Each algorithm's parameters from `--hp` items: `key=value` (to every selected
+    algorithm that has `key`) and `name.key=value` (to algorithm `name` only). Under
+    fixed init FIXED_INIT_HPARAMS come first, so an item naming the same field wins."""
+    classes = _known(algorithms)
     per_algorithm: dict[str, list[str]] = {name: [] for name in algorithms}
-    if init == "fixed":
-        for name in algorithms:
-            fields = classes[name].Params.__dataclass_fields__
-            per_algorithm[name] += [
-                item for item in FIXED_INIT_HPARAMS if item.partition("=")[0] in fields
-            ]
     for item in items:
         key, sep, _ = item.partition("=")
         if not sep:
@@ -156,13 +143,21 @@ def resolve_hparams(
             )
         for n in takers:
             per_algorithm[n].append(item)
-    try:
-        return {n: parse_hparams(classes[n].Params, per_algorithm[n]) for n in algorithms}
-    except HyperParameterError as error:
-        raise UserError(f"--hp: {error}") from None
+    result = {}
+    for name in algorithms:
+        cls = classes[name].Params
+        try:
+            parsed = parse_hparams(cls, per_algorithm[name])
+            given = {i.partition("=")[0].strip() for i in per_algorithm[name]}
+            values = {key: getattr(parsed, key) for key in given}
+            result[name] = make_hparams(cls, {**_fixed_defaults(cls, init), **values})
+        except HyperParameterError as error:
+            raise UserError(f"--hp: {error}") from None
+    return result
 
 
-def _check_grid(grid: PruneGrid) -> None:
+def check_grid(grid: PruneGrid) -> None:
+    """Every way a grid can be wrong, as one-line UserErrors."""
     classes = algorithm_classes()
     for name in grid.algorithms:
         if name not in classes:
@@ -197,11 +192,11 @@ def valid_targets(hidden: Sequence[int], nnz: Sequence[int]) -> list[int]:
     return [n for n in nnz if path_minimum(sizes) <= n < total_weights(sizes)]
 
 
-def expand_grid(grid: PruneGrid, strict: bool = True) -> list[PruneRun]:
+def expand_grid(grid: PruneGrid, strict: bool = True) -> list[PlannedRun]:
     """Every run of the grid. A target outside [path minimum, total weights) is skipped for
     that structure; with `strict` (an explicit request), a target no structure can take
     is an error."""
-    _check_grid(grid)
+    check_grid(grid)
     if strict:
         for n in grid.nnz:
             if not any(valid_targets(h, [n]) for h in grid.widths):
@@ -212,7 +207,6 @@ def expand_grid(grid: PruneGrid, strict: bool = True) -> list[PruneRun]:
                     f"{total_weights(sizes) - 1}] for every width asked for: at least one "
                     "weight per layer keeps a path, and fewer than all the weights"
                 )
-    params = resolve_hparams(grid.algorithms, grid.hparams, grid.init)
     runs = []
     for name, hidden, lr, schedule, seed in itertools.product(
         grid.algorithms, grid.widths, grid.lrs, grid.schedules, range(grid.seeds)
@@ -223,7 +217,7 @@ def expand_grid(grid: PruneGrid, strict: bool = True) -> list[PruneRun]:
             extras["fixed_width"] = grid.fixed_width
             if grid.fixed_init_seed is not None:
                 init_seed = extras["fixed_init_seed"] = grid.fixed_init_seed
-        pairs = {**non_default(params[name]), **extras}
+        pairs = {**non_default(grid.params_of(name)), **extras}
         for target in valid_targets(hidden, grid.nnz):
             spec = RunSpec(
                 kind="prune",
@@ -240,177 +234,30 @@ def expand_grid(grid: PruneGrid, strict: bool = True) -> list[PruneRun]:
                 holdout=grid.holdout,
                 shared_order=grid.shared_order,
             )
-            runs.append(PruneRun(spec, params[name], init_seed, grid.fixed_width))
+            runs.append(PlannedRun.of(spec, init_seed, seed))
     return runs
 
 
-def group_runs(runs: Sequence[PruneRun], population_size: int = 512) -> list[list[PruneRun]]:
-    """Runs that can train side by side, in populations of at most `population_size`."""
-    groups: dict[tuple[Any, ...], list[PruneRun]] = {}
-    for run in runs:
+def prune_units(grid: PruneGrid, population: int, strict: bool = False) -> list[WorkUnit]:
+    """The grid's runs as units: runs that can train side by side (same algorithm and
+    hyper-parameters, structure, epochs, init mode, data), at most `population` each."""
+    groups: dict[tuple[Any, ...], list[PlannedRun]] = {}
+    for run in expand_grid(grid, strict=strict):
         s = run.spec
-        key = (
-            s.algorithm,
-            s.hparams,
-            s.widths,
-            s.epochs,
-            s.init_mode,
-            s.dataset,
-            s.holdout,
-            s.shared_order,
-        )
+        key = (s.algorithm, s.hparams, s.widths, s.epochs, s.init_mode, s.dataset, s.holdout,
+               s.shared_order)  # fmt: skip
         groups.setdefault(key, []).append(run)
-    return [
-        group[start : start + population_size]
-        for group in groups.values()
-        for start in range(0, len(group), population_size)
-    ]
-
-
-def fixed_init(
-    hidden: Sequence[int], seed: int, fixed_width: int = 16
-) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """The first d neurons per layer of the search's seeded fixed network."""
-    return sub_network(fixed_network(fixed_width, len(hidden), seed), hidden)
-
-
-def build_population(runs: Sequence[PruneRun]) -> Population:
-    """The population of `runs` (one structure), initialised per the runs' init mode."""
-    specs = [r.spec for r in runs]
-    population = Population.initialize(
-        runs[0].layer_sizes,
-        init_seeds=[r.init_seed for r in runs],
-        lrs=[s.lr for s in specs],
-        schedules=[s.schedule for s in specs],
-        data_seeds=[s.seed for s in specs],
-    )
-    if specs[0].init_mode == "fixed":
-        cache: dict[tuple[int, int], tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
-        for k, run in enumerate(runs):
-            key = (run.init_seed, run.fixed_width)
-            if key not in cache:
-                cache[key] = fixed_init(specs[0].widths, run.init_seed, run.fixed_width)
-            weights, biases = cache[key]
-            for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
-                population.weights[layer][k] = w
-                population.biases[layer][k] = b
-        population.apply_masks()
-    return population
-
-
-def pack_masks(masks: Sequence[torch.Tensor]) -> list[bytes]:
-    """Per model: numpy.packbits of its weight masks, layer by layer, row-major."""
-    flat = torch.cat([m.flatten(1) for m in masks], dim=1).cpu().numpy().astype(np.uint8)
-    packed = np.packbits(flat, axis=1)
-    return [row.tobytes() for row in packed]
-
-
-def pack_weights(population: Population) -> list[bytes]:
-    parts = []
-    for w, b in zip(population.weights, population.biases, strict=True):
-        parts += [w.flatten(1), b]
-    flat = torch.cat(parts, dim=1).detach().cpu().numpy().astype(np.float32)
-    return [row.tobytes() for row in flat]
-
-
-def run_population(
-    runs: Sequence[PruneRun],
-    split: Split | None = None,
-    device: torch.device | str = "cpu",
-    engine: str = "auto",
-    progress: Callable[[int, int], None] | None = None,
-    sweep_id: int | None = None,
-) -> list[RunRecord]:
-    """Prune and train `runs` (one group of `group_runs`) as one population."""
-    first = runs[0].spec
-    split = split or load_split(first.dataset, first.holdout)
-    device = torch.device(device)
-    engine = resolve_engine(engine, device)
-    population = build_population(runs).to(device)
-    targets = torch.tensor([r.spec.target_weight_nnz for r in runs], dtype=torch.int64)
-    session = TrainingSession(
-        population,
-        split.train,
-        SGDConfig(epochs=first.epochs, shared_order=first.shared_order),
-        engine=engine,
-        progress=progress,
-    )
-    algorithm = algorithm_classes()[first.algorithm](runs[0].params)
-    started = time.perf_counter()
-    algorithm.run(session, targets.to(device))
-    population = session.population  # type: ignore[assignment]
-    result = evaluate(population, split.test)
-    wall = (time.perf_counter() - started) / len(runs)
-    links = connectivity(population.weight_masks)
-    weight_nnz = population.weight_nnz().cpu()
-    model_nnz = population.model_nnz().cpu()
-    masks = pack_masks(population.weight_masks)
-    keep_weights = max(first.widths) <= WEIGHTS_KEPT_UP_TO_WIDTH
-    weights = pack_weights(population) if keep_weights else [None] * len(runs)
-    records = []
-    for k, run in enumerate(runs):
-        s = run.spec
-        diverged = bool(result.diverged[k])
-        records.append(
-            RunRecord(
-                run_key=run.run_key,
-                kind=s.kind,
-                algorithm=s.algorithm,
-                dataset=s.dataset,
-                widths=s.widths,
-                init_mode=s.init_mode,
-                seed=s.seed,
-                lr=s.lr,
-                schedule=s.schedule,
-                epochs=s.epochs,
-                target_weight_nnz=s.target_weight_nnz,
-                weight_nnz=int(weight_nnz[k]),
-                model_nnz=int(model_nnz[k]),
-                effective_nnz=int(links.effective_nnz[k]),
-                dead_neurons=tuple(int(d) for d in links.dead_neurons[k]),
-                accuracy=float(result.accuracy[k]),
-                final_loss=math.nan if diverged else float(result.loss[k]),
-                diverged=diverged,
-                device=device.type,
-                wall_seconds=wall,
-                sweep_id=sweep_id,
-                hparams=json.dumps({k2: json.loads(v) for k2, v in s.hparams}, sort_keys=True),
-                mask=masks[k],
-                weights=weights[k],
-            )
-        )
-    return records
-
-
-def run_grid(
-    grid: PruneGrid,
-    sink: ResultSink | None = None,
-    device: torch.device | str = "cpu",
-    engine: str = "auto",
-    population_size: int = 512,
-    progress: ProgressFn | None = None,
-    strict: bool = True,
-    sweep_id: int | None = None,
-) -> list[RunRecord]:
-    """Run every run of `grid` the sink does not have yet; returns the new records (each
-    population's records are written to the sink as soon as it finishes)."""
-    sink = sink if sink is not None else MemorySink()
-    runs = expand_grid(grid, strict=strict)
-    done = sink.done_keys([r.run_key for r in runs])
-    todo = [r for r in runs if r.run_key not in done]
-    split = load_split(grid.dataset, grid.holdout)
-    records: list[RunRecord] = []
-    for group in group_runs(todo, population_size):
-        finished = len(records)
-
-        def report(steps: int, total: int, finished: int = finished, size: int = len(group)):
-            if progress is not None:
-                progress(PruneProgress(finished, len(todo), size, steps, total))
-
-        report(0, 1)
-        new = run_population(group, split, device, engine, report, sweep_id)
-        sink.write_runs(new)
-        records.extend(new)
-    if progress is not None:
-        progress(PruneProgress(len(records), len(todo), 0, 1, 1))
-    return records
+    units = []
+    for runs in groups.values():
+        first = runs[0].spec
+        label = f"{first.algorithm} from {first.widths}"
+        for start in range(0, len(runs), population):
+            units.append(
+                WorkUnit(
+                    label, first.dataset, (2, *first.widths, 1), first.epochs,
+                    tuple(runs[start : start + population]), holdout=first.holdout,
+                    fixed_width=grid.fixed_width, algorithm=first.algorithm,
+                    params=grid.params_of(first.algorithm), shared_order=first.shared_order,
+                )
+            )  # fmt: skip
+    return units

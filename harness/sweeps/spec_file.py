@@ -194,6 +194,10 @@ def validate(spec: SweepSpec, text: str = "") -> None:
         fail("population", "must be at least 1")
     if spec.device not in ("auto", "cpu", "cuda"):
         fail("device", "choose auto, cpu or cuda")
+    if spec.engine not in ("auto", "numba", "torch"):
+        fail("engine", "choose auto, numba or torch")
+    if not 0 <= spec.holdout < 1:
+        fail("holdout", f"the held-out fraction {spec.holdout} is outside [0, 1)")
     if spec.search is not None:
         if spec.search.max_width < 1:
             fail("search.max_width", "must be at least 1")
@@ -203,6 +207,21 @@ def validate(spec: SweepSpec, text: str = "") -> None:
             fail("search.init", "choose random or fixed")
         if spec.search.symmetry not in ("layer", "joint"):
             fail("search.symmetry", "choose layer or joint")
+        for key in ("lrs", "phase2_lrs"):
+            lrs = getattr(spec.search, key)
+            if lrs is not None and (not lrs or any(lr <= 0 for lr in lrs)):
+                fail(f"search.{key}", "need at least one positive learning rate")
+        if spec.search.max_masks < 1:
+            fail("search.max_masks", "must be at least 1")
+        if spec.search.phase2_nnz is not None and any(n < 0 for n in spec.search.phase2_nnz):
+            fail("search.phase2_nnz", "weight counts are at least 0 (0: every count)")
+        structure = spec.search.structure
+        if spec.search.init == "fixed" and structure and max(structure) > spec.search.max_width:
+            fail(
+                "search.structure",
+                f"fixed init cuts structures from a {spec.search.max_width}-wide network "
+                "(search.max_width); every width must be at most that",
+            )
     if spec.prune is not None:
         from algorithms.registry import ALGORITHMS
 
@@ -218,6 +237,23 @@ def validate(spec: SweepSpec, text: str = "") -> None:
             fail("prune.nnz", "every target must be at least 1")
         if spec.prune.init not in ("random", "fixed"):
             fail("prune.init", "choose random or fixed")
+        fixed_width = spec.search.max_width if spec.search else 16
+        if spec.prune.init == "fixed" and max(spec.prune.widths, default=0) > fixed_width:
+            fail(
+                "prune.widths",
+                f"fixed init cuts structures from a {fixed_width}-wide network; "
+                f"every width must be at most {fixed_width}",
+            )
+        from algorithms.hparams import HyperParameterError
+        from harness.sweeps.prune_runs import hparams_from_tables
+
+        for name, table in spec.prune.hparams.items():
+            if not isinstance(table, dict):
+                fail(f"prune.hparams.{name}", "expected a table of hyper-parameters")
+        try:
+            hparams_from_tables(spec.prune.algorithms, spec.prune.hparams, spec.prune.init)
+        except HyperParameterError as error:
+            fail("prune.hparams", str(error))
 
 
 def preset_names() -> list[str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from algorithms.forward import mlp_forward
 from harness.training.schedules import SCHEDULES
 
 
@@ -217,9 +218,4 @@ class Population:
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits [M, N] of every model on inputs `x` [N, in] or [M, N, in]."""
-        h = x if x.dim() == 3 else x.unsqueeze(0).expand(self.size, -1, -1)
-        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
-            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
-            if layer < self.depth - 1:
-                h = torch.relu(h)
-        return h.squeeze(-1)
+        return mlp_forward(self.weights, self.biases, x)

@@ -9,11 +9,11 @@ import numpy as np
 import torch
 
 from algorithms.base import PopulationLike, StepCallback
+from algorithms.forward import mlp_forward
 from harness.training.data_order import epoch_orders
 from harness.training.datasets import Dataset
 from harness.training.engines.base import SGDConfig, TrainState
 from harness.training.engines.select import make_engine
-from harness.training.engines.torch_engine import TorchEngine
 from harness.training.population import Population
 from harness.training.trainer import ProgressFn, train
 
@@ -45,7 +45,6 @@ class TrainingSession:
         self.progress = progress
         self.epochs_trained = 0
         self.draws = 0
-        self._gradient_engine = TorchEngine(data, config, population.device)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -142,13 +141,8 @@ def batch_gradients(
     by autograd, so callers may also differentiate through them (create_graph)."""
     weights = [w.detach().requires_grad_(True) for w in population.weights]
     biases = [b.detach().requires_grad_(True) for b in population.biases]
-    h = x
-    for layer, (w, b) in enumerate(zip(weights, biases)):
-        h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
-        if layer < len(weights) - 1:
-            h = torch.relu(h)
     loss = torch.nn.functional.binary_cross_entropy_with_logits(
-        h.squeeze(-1), y, reduction="none"
+        mlp_forward(weights, biases, x), y, reduction="none"
     ).mean(1)
     grads = torch.autograd.grad(loss.sum(), [*weights, *biases])
     depth = len(weights)

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from harness.cli.main import app
 from harness.errors import UserError
-from harness.sweeps.driver import SweepRun
+from harness.sweeps.driver import SweepDriver
 from harness.sweeps.spec_file import parse_spec
 from store.db import ResultsStore
 from tests.harness.test_sweep import TINY
@@ -16,7 +16,7 @@ from tests.harness.test_sweep import TINY
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> ResultsStore:
     results = ResultsStore(tmp_path_factory.mktemp("inspect") / "runs.duckdb")
-    SweepRun(parse_spec(TINY), results).run()
+    SweepDriver(parse_spec(TINY), results).run()
     return results
 
 

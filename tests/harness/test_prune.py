@@ -13,20 +13,19 @@ from typer.testing import CliRunner
 
 from harness.cli.prune import register
 from harness.errors import UserError
-from harness.sweeps import prune_runs as prune
-from harness.sweeps.prune_runs import (
-    PruneGrid,
-    build_population,
-    expand_grid,
-    fixed_init,
-    group_runs,
-    run_grid,
-)
+from harness.sweeps import executors
+from harness.sweeps.executors import LocalExecutor
+from harness.sweeps.prune_runs import PruneGrid, expand_grid, hparams_from_items, prune_units
 from harness.sweeps.result_sink import MemorySink
+from harness.sweeps.stages import pending, train_units
+from harness.training.initialisation import fixed_network, sub_network
 from harness.training.population import default_linear_init
+from harness.training.session import TrainingSession
+from harness.training.unit import build_population
+from store.records import RunRecord
 
 
-def small_grid(**changes) -> PruneGrid:  # type: ignore[no-untyped-def]
+def small_grid(hp=("pruning_events=5",), **changes) -> PruneGrid:  # type: ignore[no-untyped-def]
     base = dict(
         algorithms=("imp",),
         widths=((3, 3, 3),),
@@ -35,9 +34,21 @@ def small_grid(**changes) -> PruneGrid:  # type: ignore[no-untyped-def]
         schedules=("cosine",),
         epochs=1,
         dataset="xor",
-        hparams=("pruning_events=5",),
     )
-    return PruneGrid(**{**base, **changes})
+    merged = {**base, **changes}
+    merged["params"] = hparams_from_items(merged["algorithms"], hp, merged.get("init", "random"))
+    return PruneGrid(**merged)
+
+
+def run_grid(grid, sink=None, population_size=512, progress=None) -> list[RunRecord]:  # type: ignore[no-untyped-def]
+    """Train the grid's missing runs into `sink` (a MemorySink by default)."""
+    sink = sink if sink is not None else MemorySink()
+    left = pending(prune_units(grid, population_size, strict=True), sink)
+    return train_units(left, LocalExecutor("cpu", "torch"), sink, progress)
+
+
+def fixed_init(hidden, seed):  # type: ignore[no-untyped-def]
+    return sub_network(fixed_network(16, len(hidden), seed), hidden)
 
 
 def test_expansion_skips_targets_a_width_cannot_take() -> None:
@@ -48,7 +59,7 @@ def test_expansion_skips_targets_a_width_cannot_take() -> None:
         lrs=(0.05, 0.1),
         schedules=("cosine", "constant"),
         seeds=2,
-        hparams=("imp.pruning_events=5",),
+        hp=("imp.pruning_events=5",),
     )
     runs = expand_grid(grid)
     # width 3 (27 weights) takes 4 and 26; width 5 (65 weights) takes all four.
@@ -70,8 +81,8 @@ def test_expansion_skips_targets_a_width_cannot_take() -> None:
         ({"nnz": (27,)}, r"outside \[4, 26\]"),
         ({"nnz": (3, 10)}, r"target weight nnz 3 is outside"),
         ({"widths": ((3, 0, 3),)}, "at least 1"),
-        ({"hparams": ("pruning_evnts=3",)}, "no selected algorithm has 'pruning_evnts'"),
-        ({"hparams": ("pruning_events=x",)}, "cannot read 'x' as int"),
+        ({"hp": ("pruning_evnts=3",)}, "no selected algorithm has 'pruning_evnts'"),
+        ({"hp": ("pruning_events=x",)}, "cannot read 'x' as int"),
         ({"init": "fixed", "widths": ((17, 17, 17),)}, "16-wide"),
         ({"schedules": ("linear",)}, "unknown schedule"),
     ],
@@ -93,10 +104,10 @@ def test_grouping_by_algorithm_and_width_in_bounded_populations() -> None:
         widths=((3, 3, 3), (4, 4, 4)),
         lrs=(0.05, 0.1, 0.2),
         seeds=3,
-        hparams=(),
+        hp=(),
     )
     runs = expand_grid(grid)
-    groups = group_runs(runs, population_size=5)
+    groups = [unit.runs for unit in prune_units(grid, population=5)]
     assert sum(len(g) for g in groups) == len(runs) == 2 * 2 * 3 * 3 * 2
     for group in groups:
         assert len(group) <= 5
@@ -109,13 +120,12 @@ def test_fixed_init_is_the_first_neurons_of_the_seeded_16_wide_network() -> None
     base_w, base_b = default_linear_init((2, 16, 16, 16, 1), 7)
     assert torch.equal(weights[0], base_w[0][:3, :2]) and torch.equal(weights[1], base_w[1][:2, :3])
     assert torch.equal(weights[3], base_w[3][:1, :4]) and torch.equal(biases[2], base_b[2][:4])
-    runs = expand_grid(
-        small_grid(init="fixed", widths=((3, 2, 4),), fixed_init_seed=7, seeds=2, lrs=(0.1, 0.2))
-    )
+    grid = small_grid(init="fixed", widths=((3, 2, 4),), fixed_init_seed=7, seeds=2, lrs=(0.1, 0.2))
+    runs = expand_grid(grid)
     assert {r.init_seed for r in runs} == {7} and {r.spec.seed for r in runs} == {0, 1}
     assert all(("fixed_init_seed", "7") in r.spec.hparams for r in runs)
     assert all(("fixed_width", "16") in r.spec.hparams for r in runs)
-    population = build_population(runs)
+    population = build_population(prune_units(grid, 512)[0])
     for k in range(population.size):
         for layer in range(4):
             assert torch.equal(population.weights[layer][k], weights[layer])
@@ -125,38 +135,39 @@ def test_fixed_init_is_the_first_neurons_of_the_seeded_16_wide_network() -> None
 def test_fixed_init_runs_keep_the_init_unless_xavier_reinit_is_asked_for(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def reinit(runs: list) -> dict[str, bool]:  # type: ignore[type-arg]
-        return {r.spec.algorithm: r.params.xavier_reinit for r in runs if r.spec.algorithm != "imp"}
+    def reinit(grid: PruneGrid) -> dict[str, bool]:
+        return {n: grid.params_of(n).xavier_reinit for n in grid.algorithms if n != "imp"}  # type: ignore[attr-defined]
 
-    fixed = expand_grid(small_grid(algorithms=("snip", "grasp", "imp"), init="fixed", hparams=()))
-    assert reinit(fixed) == {"snip": False, "grasp": False}
+    fixed_grid = small_grid(algorithms=("snip", "grasp", "imp"), init="fixed", hp=())
+    fixed = expand_grid(fixed_grid)
+    assert reinit(fixed_grid) == {"snip": False, "grasp": False}
     for r in fixed:
         has = ("xavier_reinit", "false") in r.spec.hparams
         assert has == (r.spec.algorithm != "imp")
-    asked = expand_grid(
-        small_grid(algorithms=("snip", "grasp"), init="fixed", hparams=("snip.xavier_reinit=1",))
+    asked_grid = small_grid(
+        algorithms=("snip", "grasp"), init="fixed", hp=("snip.xavier_reinit=1",)
     )
-    assert reinit(asked) == {"snip": True, "grasp": False}
+    asked = expand_grid(asked_grid)
+    assert reinit(asked_grid) == {"snip": True, "grasp": False}
     assert all(
         ("xavier_reinit", "false") not in r.spec.hparams
         for r in asked
         if r.spec.algorithm == "snip"
     )
-    everywhere = expand_grid(
-        small_grid(algorithms=("snip", "grasp"), init="fixed", hparams=("xavier_reinit=true",))
-    )
+    everywhere = small_grid(algorithms=("snip", "grasp"), init="fixed", hp=("xavier_reinit=true",))
     assert reinit(everywhere) == {"snip": True, "grasp": True}
-    random_init = expand_grid(small_grid(algorithms=("snip", "grasp"), hparams=()))
-    assert reinit(random_init) == {"snip": True, "grasp": True}
+    random_grid = small_grid(algorithms=("snip", "grasp"), hp=())
+    random_init = expand_grid(random_grid)
+    assert reinit(random_grid) == {"snip": True, "grasp": True}
     assert {r.spec.hparams for r in random_init} == {()}
     snip_keys = [{r.run_key for r in runs if r.spec.algorithm == "snip"} for runs in (fixed, asked)]
     assert not snip_keys[0] & snip_keys[1]
 
     # end to end, training off: the kept weights are the fixed init's
-    monkeypatch.setattr(prune.TrainingSession, "train", lambda self, *args, **kwargs: None)
-    grid = small_grid(algorithms=("snip", "grasp"), init="fixed", fixed_init_seed=5, hparams=())
+    monkeypatch.setattr(TrainingSession, "train", lambda self, *args, **kwargs: None)
+    grid = small_grid(algorithms=("snip", "grasp"), init="fixed", fixed_init_seed=5, hp=())
     weights, _ = fixed_init((3, 3, 3), 5)
-    for record in run_grid(grid, engine="torch"):
+    for record in run_grid(grid):
         bits = np.unpackbits(np.frombuffer(record.mask, dtype=np.uint8))
         flat = np.frombuffer(record.weights, dtype=np.float32)
         at = bit = 0
@@ -171,10 +182,10 @@ def test_fixed_init_runs_keep_the_init_unless_xavier_reinit_is_asked_for(
 
 def test_random_masks_repeat_per_run_key_however_runs_are_grouped() -> None:
     grid = small_grid(
-        algorithms=("random", "rigl"), nnz=(6, 20), lrs=(0.1, 0.2), seeds=2, hparams=()
+        algorithms=("random", "rigl"), nnz=(6, 20), lrs=(0.1, 0.2), seeds=2, hp=()
     )
-    together = {r.run_key: r.mask for r in run_grid(grid, engine="torch")}
-    apart = {r.run_key: r.mask for r in run_grid(grid, engine="torch", population_size=1)}
+    together = {r.run_key: r.mask for r in run_grid(grid)}
+    apart = {r.run_key: r.mask for r in run_grid(grid, population_size=1)}
     assert len(together) == 16 and together == apart
     assert len({together[k] for k in together}) > 4
 
@@ -183,9 +194,9 @@ def test_records_are_complete_and_a_rerun_skips_what_is_done() -> None:
     sink = MemorySink()
     events = []
     grid = small_grid(algorithms=("imp", "magnitude-after"), nnz=(5, 20))
-    records = run_grid(grid, sink, engine="torch", progress=events.append)
+    records = run_grid(grid, sink, progress=events.append)
     assert len(records) == 4 == len(sink.records)
-    assert events[-1].runs_done == 4 == events[-1].runs_total
+    assert events[-1] == 4
     for r in records:
         assert r.weight_nnz == r.target_weight_nnz
         assert 0 <= r.effective_nnz <= r.weight_nnz
@@ -195,15 +206,15 @@ def test_records_are_complete_and_a_rerun_skips_what_is_done() -> None:
         assert len(r.weights) == 4 * (27 + 3 + 3 + 3 + 1)
         assert r.model_nnz >= r.weight_nnz + 1
         assert not r.diverged and 0 <= r.accuracy <= 1
-    assert run_grid(grid, sink, engine="torch") == []
+    assert run_grid(grid, sink) == []
     bigger = run_grid(
-        small_grid(algorithms=("imp", "magnitude-after"), nnz=(5, 20, 26)), sink, engine="torch"
+        small_grid(algorithms=("imp", "magnitude-after"), nnz=(5, 20, 26)), sink
     )
     assert [r.target_weight_nnz for r in bigger] == [26, 26]
 
 
 def test_weights_are_kept_only_up_to_width_16() -> None:
-    records = run_grid(small_grid(widths=((17, 1, 1),), nnz=(5,), hparams=()), engine="torch")
+    records = run_grid(small_grid(widths=((17, 1, 1),), nnz=(5,), hp=()))
     assert records[0].weights is None and records[0].mask is not None
 
 
@@ -211,9 +222,9 @@ def test_diverging_models_finish_flagged_and_leave_the_others_unchanged() -> Non
     # lr 5.0 collapses these ReLU nets to a constant output (finite, loss ~ ln 2, so not
     # flagged); lr 1000 overflows to NaN. The lr 0.1 and 0.2 models must not notice either.
     grid = small_grid(widths=((4, 4, 4),), nnz=(12, 30), lrs=(0.1, 5.0, 1000.0, 0.2), epochs=2)
-    mixed = {r.run_key: r for r in run_grid(grid, engine="torch")}
+    mixed = {r.run_key: r for r in run_grid(grid)}
     alone_grid = small_grid(widths=((4, 4, 4),), nnz=(12, 30), lrs=(0.1, 0.2), epochs=2)
-    clean = {r.run_key: r for r in run_grid(alone_grid, engine="torch")}
+    clean = {r.run_key: r for r in run_grid(alone_grid)}
     assert len(mixed) == 8 and len(clean) == 4
     assert max(r.accuracy for r in clean.values()) > 0.9
     blown = [r for r in mixed.values() if r.lr == 1000.0]
@@ -326,13 +337,13 @@ def test_prune_command_with_a_store_resumes_and_prints_every_run(
     tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     trained = []
-    real = prune.run_population
+    real = executors.train_unit
 
-    def counting(runs, *args, **kwargs):  # type: ignore[no-untyped-def]
-        trained.append(len(runs))
-        return real(runs, *args, **kwargs)
+    def counting(unit, *args, **kwargs):  # type: ignore[no-untyped-def]
+        trained.append(len(unit.runs))
+        return real(unit, *args, **kwargs)
 
-    monkeypatch.setattr(prune, "run_population", counting)
+    monkeypatch.setattr(executors, "train_unit", counting)
     db = str(tmp_path / "runs.duckdb")
     args = ["prune", "--algorithm", "imp", "--width", "3", "--hp", "pruning_events=5", "--json"]
     first = CliRunner().invoke(cli(), [*args, "--nnz", "10", "--db", db, *FAST])

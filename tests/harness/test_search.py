@@ -14,26 +14,34 @@ from typer.testing import CliRunner
 
 from harness.cli.search import register
 from harness.errors import UserError
-from harness.search.config import Grid, Phase1Config, Phase2Config, Runner
-from harness.search.masks import count_layer_masks
+from harness.search.config import Grid, Phase1Config, Phase2Config
+from harness.search.masks import count_layer_masks, unpack_network_mask
 from harness.search.phases import (
     phase1_runs,
     phase2_masks,
     phase2_runs,
     plan_phase1,
     plan_phase2,
-    run_phase1,
-    run_phase2,
 )
-from harness.search.runs import build_population, train_runs
 from harness.search.selection import frontier, minimal_structures, pareto_curve
+from harness.sweeps.executors import LocalExecutor
 from harness.sweeps.result_sink import MemorySink
-from harness.training.datasets import load_dataset
+from harness.sweeps.stages import SearchContext, run_phase1, run_phase2
+from harness.training.datasets import load_split
 from harness.training.initialisation import fixed_network, sub_network
 from harness.training.reference import build_mlp
+from harness.training.unit import WorkUnit, build_population, train_unit
 from store.records import RunRecord
 
-RUNNER = Runner(dataset="xor", engine="torch", device="cpu", population=64, calibrate_steps=0)
+EXECUTOR = LocalExecutor("cpu", "torch")
+
+
+def context(sink, targets, log=lambda _: None, progress=None) -> SearchContext:  # type: ignore[no-untyped-def]
+    return SearchContext(EXECUTOR, sink, "xor", 64, targets, log, progress, calibrate_steps=0)
+
+
+def unit(sizes, runs, epochs=1) -> WorkUnit:  # type: ignore[no-untyped-def]
+    return WorkUnit("test", "xor", sizes, epochs, tuple(runs), fixed_width=16)
 TINY = Grid(lrs=(0.1,), schedules=("constant", "cosine"), seeds=1, epochs=1)
 
 
@@ -113,12 +121,10 @@ def test_phase1_trains_every_structure_and_picks_the_minimum() -> None:
     assert plan_phase1(config).trainings == 8 * 2
     messages, ticks = [], []
     sink = MemorySink()
-    result = run_phase1(
-        config, RUNNER, sink, (0.5, 0.9), messages.append, lambda d, t: ticks.append((d, t))
-    )
+    result = run_phase1(config, context(sink, (0.5, 0.9), messages.append, ticks.append))
     assert len(result.records) == len(sink.runs) == 16
     assert "16 trainings" in messages[0] and "16 to train" in messages[0]
-    assert ticks[-1] == (16, 16)
+    assert ticks[-1] == 16
     for r in result.records:
         assert (r.weight_nnz, r.model_nnz) == dense_params(r.widths)
         assert r.kind == "search-phase1" and r.algorithm == "dense" and r.mask is None
@@ -141,7 +147,7 @@ def test_phase2_resumes_and_skips_done_runs() -> None:
     config = Phase2Config(structure=(2, 2), grid=TINY)
     masks = count_layer_masks(2, 2) ** 2
     assert plan_phase2(config).trainings == masks * 2
-    full = run_phase2(config, RUNNER, MemorySink(), (0.5,))
+    full = run_phase2(config, context(MemorySink(), (0.5,)))
     assert len(full.records) == masks * 2
     for r in full.records:
         assert r.kind == "search-phase2" and r.algorithm == "mask" and r.mask is not None
@@ -158,7 +164,7 @@ def test_phase2_resumes_and_skips_done_runs() -> None:
     sink = Counting()
     sink.runs.update((r.run_key, r) for r in full.records[::2])
     messages: list[str] = []
-    resumed = run_phase2(config, RUNNER, sink, (0.5,), messages.append)
+    resumed = run_phase2(config, context(sink, (0.5,), messages.append))
     assert sink.written == len(full.records) - len(full.records[::2])
     assert f"{len(full.records[::2])} already done" in messages[0]
     by_key = {r.run_key: r for r in full.records}
@@ -168,7 +174,7 @@ def test_phase2_resumes_and_skips_done_runs() -> None:
     assert [p.run.run_key for p in resumed.frontier] == [p.run.run_key for p in full.frontier]
     again = Counting()
     again.runs.update(sink.runs)
-    run_phase2(config, RUNNER, again, (0.5,))
+    run_phase2(config, context(again, (0.5,)))
     assert again.written == 0
 
 
@@ -187,7 +193,7 @@ def test_fixed_init_cuts_the_first_neurons_of_one_wide_network() -> None:
     run = next(
         r for r in phase1_runs(config, "xor") if r.spec.widths == (3, 1, 5) and r.spec.seed == 7
     )
-    population = build_population((2, 4, 4, 8, 1), [run], 16)
+    population = build_population(unit((2, 4, 4, 8, 1), [run]))
     for layer, (w, b) in enumerate(zip(ws, bs, strict=True)):
         o, i = w.shape
         assert torch.equal(population.weights[layer][0, :o, :i], w)
@@ -197,8 +203,10 @@ def test_fixed_init_cuts_the_first_neurons_of_one_wide_network() -> None:
     phase2 = Phase2Config(structure=(3, 3, 3), init_mode="fixed", grid=replace(TINY, seeds=8))
     mask_set = phase2_masks(phase2)
     runs = [r for r in phase2_runs(phase2, mask_set, "xor", [0, 999, 25_991]) if r.spec.seed == 7]
-    masks = mask_set.take(np.array([r.mask_id for r in runs]))
-    population = build_population((2, 3, 3, 3, 1), runs, 16, masks)
+    sizes = (2, 3, 3, 3, 1)
+    unpacked = [unpack_network_mask(bytes.fromhex(r.spec.mask), sizes) for r in runs]
+    masks = [np.stack([m[layer] for m in unpacked]) for layer in range(4)]
+    population = build_population(unit(sizes, runs))
     for layer, linear in enumerate(full):
         o, i = population.weights[layer].shape[1:]
         cut = linear.weight[:o, :i].detach()
@@ -211,12 +219,12 @@ def test_fixed_init_cuts_the_first_neurons_of_one_wide_network() -> None:
 def test_random_init_is_shared_across_the_grid_and_not_across_masks() -> None:
     config = Phase2Config(structure=(3, 3, 3), grid=Grid(seeds=2))
     runs = phase2_runs(config, phase2_masks(config), "xor", [0, 1, 5000, 25_991])
-    by_mask: dict[int, set[int]] = {}
+    by_mask: dict[str, set[int]] = {}
     for r in runs:
-        by_mask.setdefault(r.mask_id, set()).add(r.init_seed)
+        by_mask.setdefault(r.spec.mask, set()).add(r.init_seed)
     assert all(len(seeds) == 2 for seeds in by_mask.values())  # one per seed, over 6 hp
     assert len(set().union(*by_mask.values())) == 2 * len(by_mask)
-    assert len({r.key for r in runs}) == len(runs)
+    assert len({r.run_key for r in runs}) == len(runs)
 
 
 def test_a_mask_trained_among_hundreds_matches_it_trained_alone() -> None:
@@ -224,13 +232,13 @@ def test_a_mask_trained_among_hundreds_matches_it_trained_alone() -> None:
     mask_set = phase2_masks(config)
     ids = np.random.default_rng(0).choice(len(mask_set), 50, replace=False)
     runs = phase2_runs(config, mask_set, "xor", ids)  # 50 masks x 6 hp
-    data = load_dataset("xor")
-    runner = replace(RUNNER, population=512)
+    split = load_split("xor")
+    data = split.test
     sizes = (2, 3, 3, 3, 1)
-    together = train_runs(sizes, runs, data, 8, runner, 16, mask_set)
+    together = train_unit(unit(sizes, runs, 8), split, "cpu", "torch")
     assert len(runs) == 300
     for k in (0, 137, 299):
-        alone = train_runs(sizes, [runs[k]], data, 8, runner, 16, mask_set)[0]
+        alone = train_unit(unit(sizes, [runs[k]], 8), split, "cpu", "torch")[0]
         a = np.frombuffer(together[k].weights, np.float32)
         b = np.frombuffer(alone.weights, np.float32)
         np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)

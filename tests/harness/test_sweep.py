@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 
 from harness.cli.main import app
 from harness.errors import UserError
-from harness.sweeps.driver import SweepRun, flatten
+from harness.sweeps.driver import SweepDriver
+from harness.sweeps.executors import LocalExecutor
+from harness.sweeps.plan import flatten, plan_sweep
 from harness.sweeps.spec_file import load_spec, parse_spec, preset_names
 from store.db import ResultsStore
 
@@ -101,7 +103,7 @@ def _keys(db: Path) -> list[str]:
 def test_sweep_is_idempotent(tmp_path: Path) -> None:
     spec = parse_spec(TINY)
     store = ResultsStore(tmp_path / "a.duckdb")
-    first = SweepRun(spec, store).run()
+    first = SweepDriver(spec, store).run()
     keys = _keys(store.path)
     assert first.runs_done == len(keys) > 0
     with duckdb.connect(str(store.path), read_only=True) as conn:
@@ -109,7 +111,7 @@ def test_sweep_is_idempotent(tmp_path: Path) -> None:
         assert dict(tagged.fetchall()).keys() == {"search-phase1", "search-phase2", "prune"}
         untagged = conn.execute("SELECT count(*) FROM runs WHERE sweep_id IS DISTINCT FROM 1")
         assert untagged.fetchone() == (0,)
-    SweepRun(spec, store).run()
+    SweepDriver(spec, store).run()
     assert _keys(store.path) == keys
     statuses = [s.status for s in store.list_sweeps()]
     assert statuses == ["done", "done"]
@@ -119,7 +121,7 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path: Path) -> N
     spec_path = tmp_path / "tiny.toml"
     spec_path.write_text(TINY.replace("population = 8", "population = 2"))
     reference = ResultsStore(tmp_path / "reference.duckdb")
-    SweepRun(parse_spec(spec_path.read_text()), reference).run()
+    SweepDriver(parse_spec(spec_path.read_text()), reference).run()
     expected = _keys(reference.path)
 
     db = tmp_path / "killed.duckdb"
@@ -182,11 +184,43 @@ def test_cuda_without_a_gpu_is_a_one_line_error(tmp_path: Path) -> None:
 def test_a_spec_can_ask_for_joint_symmetry_in_phase_2() -> None:
     """search.symmetry = "joint": one mask per network class, 12,400 on (3,3,3) against
     the paper's 25,992; anything else is a one-line error."""
-    from harness.sweeps.driver import plan
-
     text = "epochs = 1\nlrs = [0.1]\nschedules = ['cosine']\n[search]\nphase1 = false\n"
     text += "lrs = [0.1]\nstructure = [3, 3, 3]\n"
-    assert plan(parse_spec(text))[0].runs == 25_992
-    assert plan(parse_spec(text + "symmetry = 'joint'\n"))[0].runs == 12_400
+    assert plan_sweep(parse_spec(text))[0].runs == 25_992
+    assert plan_sweep(parse_spec(text + "symmetry = 'joint'\n"))[0].runs == 12_400
     with pytest.raises(UserError, match=re.escape("search.symmetry")):
         parse_spec(text + "symmetry = 'rows'\n")
+
+
+def test_a_prune_only_spec_trains_populations_of_its_own_size(tmp_path: Path) -> None:
+    """The population size travels in every unit: a spec with only a [prune] part and
+    `population = 7` never trains more than 7 models at once, included or not."""
+    text = (
+        "name = 'p7'\ndataset = 'xor'\nepochs = 1\nlrs = [0.1, 0.2]\nschedules = ['cosine']\n"
+        "seeds = 3\npopulation = 7\n[prune]\nalgorithms = ['random']\nwidths = [3]\n"
+        "nnz = [10, 20]\n"
+    )
+    spec = parse_spec(text)
+    units = [u for plan in plan_sweep(spec) for stage in plan.stages for u in stage.units]
+    assert sum(len(u.runs) for u in units) == 12
+    assert max(len(u.runs) for u in units) == 7
+    sizes: list[int] = []
+
+    class Recording(LocalExecutor):
+        def run(self, units, progress=None):  # type: ignore[no-untyped-def]
+            for unit in units:
+                sizes.append(len(unit.runs))
+            yield from super().run(units, progress)
+
+    store = ResultsStore(tmp_path / "p7.duckdb")
+    store.initialize()
+    SweepDriver(spec, store, executor=Recording("cpu", "torch")).run()
+    assert sizes and max(sizes) <= 7 and sum(sizes) == 12
+    with store.read() as conn:
+        assert conn.execute("SELECT count(*) FROM runs").fetchone() == (12,)
+
+    spec_path = tmp_path / "p7.toml"
+    spec_path.write_text(text)
+    outer = parse_spec(f"name = 'outer'\npopulation = 512\ninclude = ['{spec_path}']\n")
+    inner = [u for plan in plan_sweep(outer) for stage in plan.stages for u in stage.units]
+    assert max(len(u.runs) for u in inner) == 7  # the included part keeps its own size

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from algorithms.forward import mlp_forward
 from harness.training.datasets import Dataset
 from harness.training.engines.base import SGDConfig, TrainState
 
@@ -49,17 +50,10 @@ class TorchEngine:
 
         Returns weight grads [M, out, in], bias grads [M, out] and the losses [M].
         """
-        x = self.x[index]
         y = self.y[index]
-        activations = [x]
-        h = x
+        activations: list[torch.Tensor] = []  # each layer's input
+        logits = mlp_forward(self.weights, self.biases, self.x[index], activations)
         depth = len(self.weights)
-        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
-            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
-            if layer < depth - 1:
-                h = torch.relu(h)
-                activations.append(h)
-        logits = h.squeeze(-1)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(
             logits, y, reduction="none"
         ).mean(dim=1)
