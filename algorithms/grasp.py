@@ -30,8 +30,8 @@ import torch
 
 from algorithms.base import HyperParameters, Session
 from algorithms.connectivity import check_targets
-from algorithms.magnitude_after import commit_masks
 from algorithms.forward import mlp_forward
+from algorithms.magnitude_after import commit_masks
 from algorithms.scoring import bce_loss, xavier_normal_
 from algorithms.topk import global_topk
 

@@ -51,7 +51,8 @@ def fill_order(out: np.ndarray, seed: np.int64, epoch: np.int64) -> None:
 
 
 @numba.njit(cache=True, parallel=True)
-def _fill_orders(out: np.ndarray, seeds: np.ndarray, epoch: np.int64) -> None:
+def fill_orders(out: np.ndarray, seeds: np.ndarray, epoch: np.int64) -> None:
+    """Write epoch `epoch`'s order for seeds[m] into row m of `out` [len(seeds), n]."""
     for m in numba.prange(seeds.shape[0]):
         fill_order(out[m], seeds[m], epoch)
 
@@ -60,5 +61,5 @@ def epoch_orders(seeds: np.ndarray, epoch: int, n: int) -> np.ndarray:
     """The orders of one epoch: int32 [len(seeds), n], row m a permutation of range(n)."""
     seeds = np.ascontiguousarray(seeds, dtype=np.int64)
     out = np.empty((seeds.shape[0], n), dtype=np.int32)
-    _fill_orders(out, seeds, np.int64(epoch))
+    fill_orders(out, seeds, np.int64(epoch))
     return out

@@ -26,7 +26,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from harness.training.data_order import fill_order
+from harness.training.data_order import fill_order, fill_orders
 from harness.training.datasets import Dataset
 from harness.training.engines import ir_kernels
 from harness.training.engines.base import SGDConfig, TrainState
@@ -115,12 +115,6 @@ def _train_epoch(
         )  # fmt: skip
 
 
-@numba.njit(parallel=True, cache=True)
-def _fill_orders(out: np.ndarray, seeds: np.ndarray, epoch: np.int64) -> None:
-    for m in numba.prange(seeds.shape[0]):
-        fill_order(out[m], seeds[m], epoch)
-
-
 def parameter_count(layer_sizes: Sequence[int]) -> int:
     return sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:]))
 
@@ -176,7 +170,7 @@ class NumbaEngine:
         seeds = np.ascontiguousarray(seeds, dtype=np.int64)
         if self._orders.shape != (len(seeds), n):
             self._orders = np.empty((len(seeds), n), dtype=np.int32)
-        _fill_orders(self._orders, seeds, np.int64(epoch))
+        fill_orders(self._orders, seeds, np.int64(epoch))
         return self._orders
 
     def import_state(self, state: TrainState) -> None:
