@@ -181,7 +181,7 @@ def prune_suite(options: BenchOptions) -> list[PruneRow]:
     with torch_threads(1):
         time_prune(replace(warm_up, runs=warm_up.runs[:1]), data, "torch", cpu)
     compile_s = time.perf_counter() - started
-    sizes = warm_up[0].layer_sizes
+    sizes = warm_up.layer_sizes
     engine = auto_engine_label(sizes, data, SGDConfig(epochs=options.epochs), device)
     steps_per_epoch = SGDConfig().steps_per_epoch(data.points)
     rows = []

@@ -193,7 +193,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Train every structure (phase 1) and every mask of the minimal one (phase 2)."""
-    from harness.search.config import INIT_MODES, Grid, Phase1Config, Phase2Config
+    from harness.search.config import Grid, Phase1Config, Phase2Config
     from harness.search.masks import SYMMETRIES
     from harness.search.phases import plan_phase1, plan_phase2
     from harness.search.selection import check_targets
@@ -201,6 +201,7 @@ def search(
     from harness.sweeps.stages import SearchContext, run_phase1, run_phase2
     from harness.training.datasets import DATASETS
     from harness.training.engines.select import resolve_device
+    from harness.training.run_spec import INIT_MODES
     from harness.training.schedules import SCHEDULES
 
     if phase not in ("1", "2", "both"):

@@ -9,8 +9,6 @@ from harness.search.masks import DEFAULT_MAX_MASKS, Symmetry
 from harness.training.population import schedule_code
 from harness.training.schedules import SCHEDULES
 
-INIT_MODES: tuple[str, ...] = ("random", "fixed")
-
 
 @dataclass(frozen=True)
 class Grid:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.search.config import INIT_MODES, Phase1Config, Phase2Config
+from harness.search.config import Phase1Config, Phase2Config
 from harness.search.masks import (
     MaskSet,
     check_structure,
@@ -36,6 +36,7 @@ from harness.search.selection import (
     minimal_structures,
     pareto_curve,
 )
+from harness.training.run_spec import INIT_MODES
 from harness.training.unit import PlannedRun, WorkUnit
 from store.records import RunRecord
 

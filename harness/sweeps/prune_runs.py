@@ -38,11 +38,10 @@ from algorithms.connectivity import path_minimum, total_weights
 from algorithms.hparams import HyperParameterError, make_hparams, non_default, parse_hparams
 from harness.errors import UserError
 from harness.training.datasets import DATASETS
-from harness.training.run_spec import RunSpec
+from harness.training.run_spec import INIT_MODES, RunSpec
 from harness.training.schedules import SCHEDULES
 from harness.training.unit import PlannedRun, WorkUnit
 
-INIT_MODES = ("random", "fixed")
 FIXED_INIT_HPARAMS: dict[str, Any] = {"xavier_reinit": False}
 """Defaults of fixed-init runs, for the algorithms that have the field (before --hp)."""
 

@@ -22,6 +22,7 @@ else:  # pragma: no cover
 
 from harness.errors import SpecError, UserError
 from harness.training.datasets import DATASETS
+from harness.training.run_spec import INIT_MODES
 from harness.training.schedules import SCHEDULES
 
 
@@ -203,7 +204,7 @@ def validate(spec: SweepSpec, text: str = "") -> None:
             fail("search.max_width", "must be at least 1")
         if spec.search.structure is not None and any(w < 1 for w in spec.search.structure):
             fail("search.structure", "every width must be at least 1")
-        if spec.search.init not in ("random", "fixed"):
+        if spec.search.init not in INIT_MODES:
             fail("search.init", "choose random or fixed")
         if spec.search.symmetry not in ("layer", "joint"):
             fail("search.symmetry", "choose layer or joint")
@@ -235,7 +236,7 @@ def validate(spec: SweepSpec, text: str = "") -> None:
             fail("prune.widths", "every width must be at least 1")
         if any(n < 1 for n in spec.prune.nnz):
             fail("prune.nnz", "every target must be at least 1")
-        if spec.prune.init not in ("random", "fixed"):
+        if spec.prune.init not in INIT_MODES:
             fail("prune.init", "choose random or fixed")
         fixed_width = spec.search.max_width if spec.search else 16
         if spec.prune.init == "fixed" and max(spec.prune.widths, default=0) > fixed_width:

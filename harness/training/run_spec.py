@@ -10,6 +10,9 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
+INIT_MODES: tuple[str, ...] = ("random", "fixed")
+"""How a run's initial weights are drawn (harness.training.unit says how)."""
+
 
 @dataclass(frozen=True)
 class RunSpec:
