@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -51,6 +52,8 @@ def run(
     """Run a sweep: expand the spec into runs, train them in populations, write every
     result to the store. Rerunning an interrupted sweep finishes only what is missing."""
     from harness.sweeps.driver import SweepDriver
+    from harness.sweeps.executors import LocalExecutor
+    from harness.sweeps.plan import plan_sweep
     from harness.sweeps.spec_file import load_spec
     from store.db import ResultsStore, StoreError
 
@@ -66,15 +69,21 @@ def run(
         if device not in ("auto", "cpu", "cuda"):
             raise UserError(f"--device {device!r}: choose auto, cpu or cuda")
         sweep_spec = replace(sweep_spec, device=device)
+    plans = plan_sweep(sweep_spec)  # every part validated before the store is touched
+    executor = LocalExecutor(sweep_spec.device, sweep_spec.engine)
     store = ResultsStore(db)
     console = Console(stderr=True)
     started = time.perf_counter()
+
+    def driver(on_event: Callable[[SweepEvent], None] | None = None) -> SweepDriver:
+        return SweepDriver(sweep_spec, store, on_event, executor, plans)
+
     try:
         store.initialize()
         if progress is ProgressStyle.jsonl:
-            summary = SweepDriver(sweep_spec, store, lambda e: print(e.as_json(), flush=True)).run()
+            summary = driver(lambda e: print(e.as_json(), flush=True)).run()
         elif progress is ProgressStyle.none:
-            summary = SweepDriver(sweep_spec, store).run()
+            summary = driver().run()
         else:
             with Progress(
                 TextColumn("[bold]{task.description}"),
@@ -96,7 +105,7 @@ def run(
                         rate=f"{event.models_per_s:,.1f} runs/s",
                     )  # fmt: skip
 
-                summary = SweepDriver(sweep_spec, store, show).run()
+                summary = driver(show).run()
     except StoreError as error:
         raise UserError(str(error)) from None
     seconds = time.perf_counter() - started

@@ -41,8 +41,10 @@ class SweepDriver:
         store: ResultsStore,
         on_event: EventFn | None = None,
         executor: Executor | None = None,
+        plans: list[PartPlan] | None = None,
     ) -> None:
         self.spec = spec
+        self.plans = plans
         self.store = store
         self.on_event = on_event or (lambda _: None)
         self.executor = executor or LocalExecutor(spec.device, spec.engine)
@@ -64,7 +66,8 @@ class SweepDriver:
         )  # fmt: skip
 
     def run(self) -> SweepSummary:
-        plans = plan_sweep(self.spec)  # validates every part before anything is written
+        # planning validates every part before anything is written
+        plans = self.plans if self.plans is not None else plan_sweep(self.spec)
         self.store.add_targets(self.spec.targets)
         spec_json = json.dumps(asdict(self.spec), default=list)
         self.sweep_id, resumed = self.store.start_sweep(self.spec.name, spec_json)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from algorithms.hparams import HyperParameterError
 from harness.errors import SpecError
 from harness.search.config import Grid, Phase1Config, Phase2Config
+from harness.search.masks import MaskLimitError
 from harness.search.phases import phase1_units, phase2_units
 from harness.sweeps.prune_runs import PruneGrid, hparams_from_tables, prune_units
 from harness.sweeps.spec_file import SweepSpec, load_spec
@@ -159,7 +160,12 @@ def plan_part(part: SweepSpec, found: Found | None = None) -> PartPlan:
 
 
 def _phase2(part: SweepSpec, structure: tuple[int, ...]) -> Stage:
-    units = phase2_units(phase2_config(part, structure), part.dataset, part.population)
+    try:
+        units = phase2_units(phase2_config(part, structure), part.dataset, part.population)
+    except MaskLimitError as error:
+        raise SpecError("search.max_masks", None, str(error)) from None
+    except ValueError as error:
+        raise SpecError("search.structure", None, str(error)) from None
     return Stage(f"{part.name}: search phase 2 on {structure}", "phase2", tuple(units))
 
 
