@@ -119,7 +119,11 @@ class HyperParameters:
 
 class Algorithm(Protocol):
     """One pruning algorithm. `run` leaves every model with exactly `target_nnz[m]` weights
-    kept (masks are the truth; see algorithms.topk) and the population trained."""
+    kept (masks are the truth; see algorithms.topk) and the population trained.
+
+    An algorithm that trains more than once per run also defines
+    `training_epochs(self, epochs) -> int`, the epochs a model trains in all (LTH: rounds
+    + 1 trainings); planners use it to estimate a sweep's cost. Without it: `epochs`."""
 
     name: ClassVar[str]
     paper: ClassVar[str]
