@@ -153,6 +153,13 @@ def prune_command(
     fixed_init_seed: Annotated[
         int | None, typer.Option(help="With --init fixed: this init seed for every run.")
     ] = None,
+    fixed_network: Annotated[
+        str | None,
+        typer.Option(
+            help="With --init fixed: paper-95, paper-995 (the paper's networks) or an .npz "
+            "path, cut to each width; default: the seeded 16-wide network."
+        ),
+    ] = None,
     hp: Annotated[
         list[str] | None,
         typer.Option(help="Hyper-parameter key=value (or algorithm.key=value); repeatable."),
@@ -188,6 +195,7 @@ def prune_command(
         epochs=epochs,
         init=init,
         fixed_init_seed=fixed_init_seed,
+        fixed_network=fixed_network or "",
         dataset=dataset,
         params=hparams_from_items(algorithms, hp or (), init),
     )

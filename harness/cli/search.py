@@ -168,9 +168,20 @@ def search(
         typer.Option(help="Phase 2 widths, e.g. 3,3,3 (default: phase 1's minimum; 3,3,3 alone)."),
     ] = None,
     targets: Annotated[str, typer.Option(help="Accuracy targets in (0, 1].")] = "0.95,0.995",
-    init: Annotated[str, typer.Option(help="random or fixed (one max_width-wide network).")] = (
-        "random"
-    ),
+    init: Annotated[
+        str,
+        typer.Option(
+            help="random (the reference's: a fresh 16-wide network per run, cut to the "
+            "structure), random-own-width, or fixed (one network for every run)."
+        ),
+    ] = "random",
+    fixed_network: Annotated[
+        str | None,
+        typer.Option(
+            help="With --init fixed: paper-95, paper-995 (the paper's networks), a seed or "
+            "an .npz path; default: one seeded max_width-wide network per seed."
+        ),
+    ] = None,
     epochs: Annotated[int, typer.Option(help="Epochs per run.")] = 50,
     lrs: Annotated[str, typer.Option(help="Learning rates.")] = "0.05,0.1",
     schedules: Annotated[
@@ -218,7 +229,10 @@ def search(
     except ValueError as error:
         raise UserError(f"--targets: {error}") from None
     if init not in INIT_MODES:
-        raise UserError(f"--init: choose random or fixed, got {init!r}")
+        raise UserError(f"--init: choose {', '.join(INIT_MODES)}, got {init!r}")
+    if fixed_network is not None and init != "fixed":
+        raise UserError("--fixed-network goes with --init fixed")
+    network = fixed_network or ""
     if symmetry not in SYMMETRIES:
         raise UserError(f"--symmetry: choose layer or joint, got {symmetry!r}")
     if dataset not in DATASETS:
@@ -237,7 +251,7 @@ def search(
         raise UserError("the numba engine runs on the CPU only; use --engine torch")
     widths = _structure(structure)
     grid = Grid(lr_list, schedule_list, seeds, epochs)
-    phase1 = Phase1Config(max_width, 3, init, grid)
+    phase1 = Phase1Config(max_width, 3, init, grid, network)
     phase2 = Phase2Config(
         widths or PAPER_STRUCTURE,
         init,
@@ -246,6 +260,7 @@ def search(
         max_masks,
         max_width,
         _parse_nnz(nnz),  # type: ignore[arg-type]
+        network,
     )
     runs_phase1, runs_phase2 = phase in ("1", "both"), phase in ("2", "both")
     plan1 = _plan(lambda: plan_phase1(phase1)) if runs_phase1 else None

@@ -31,12 +31,20 @@ class Grid:
             raise ValueError("seeds and epochs must be at least 1")
 
 
+REFERENCE_WIDTH = 16
+"""The reference draws every search network 2-16-16-16-1 and cuts it to the structure."""
+
+
 @dataclass(frozen=True)
 class Phase1Config:
+    """fixed_network: with init_mode fixed, the network every structure is cut from (a
+    shipped name or a path; empty: one seeded `max_width`-wide network per seed)."""
+
     max_width: int = 16
     depth: int = 3
     init_mode: str = "random"
     grid: Grid = field(default_factory=Grid)
+    fixed_network: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,3 +56,4 @@ class Phase2Config:
     max_masks: int = DEFAULT_MAX_MASKS
     fixed_width: int = 16
     nnz: tuple[int | None, ...] | None = None  # per masked layer; None: every nnz
+    fixed_network: str = ""

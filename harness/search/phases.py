@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.search.config import Phase1Config, Phase2Config
+from harness.search.config import REFERENCE_WIDTH, Phase1Config, Phase2Config
 from harness.search.masks import (
     MaskSet,
     check_structure,
@@ -26,7 +26,7 @@ from harness.search.masks import (
     enumerate_structure,
     pack_network_mask,
 )
-from harness.search.runs import make_run
+from harness.search.runs import init_hparams, make_run
 from harness.search.selection import (
     FrontierPoint,
     MinimalStructure,
@@ -36,6 +36,7 @@ from harness.search.selection import (
     minimal_structures,
     pareto_curve,
 )
+from harness.training.initialisation import load_network, network_widths
 from harness.training.run_spec import INIT_MODES
 from harness.training.unit import PlannedRun, WorkUnit
 from store.records import RunRecord
@@ -80,27 +81,47 @@ def _bucket(width: int, max_width: int) -> int:
     return min(padded, max_width)
 
 
+def cut_width(init_mode: str, width: int) -> int:
+    """The width a `random` search network is drawn at before it is cut to the structure:
+    the reference's 16, or the search's widest structure when that is wider; 0 (own
+    widths) for the other modes."""
+    return max(REFERENCE_WIDTH, width) if init_mode == "random" else 0
+
+
+def _init(init_mode: str, width: int, network: str) -> tuple[tuple[str, str], ...]:
+    return init_hparams(init_mode, cut_width(init_mode, width) or width, network)
+
+
 def phase1_runs(config: Phase1Config, dataset: str) -> list[PlannedRun]:
+    init = _init(config.init_mode, config.max_width, config.fixed_network)
     return [
         make_run("search-phase1", "dense", dataset, widths, config.init_mode, point,
-                 config.grid.epochs, config.max_width)
+                 config.grid.epochs, init)
         for widths in phase1_structures(config)
         for point in config.grid.points()
     ]  # fmt: skip
 
 
-def _check_init(init_mode: str) -> None:
+def _check_init(init_mode: str, width: int, network: str) -> None:
     if init_mode not in INIT_MODES:
-        raise ValueError(f"unknown init mode {init_mode!r}; choose random or fixed")
+        raise ValueError(f"unknown init mode {init_mode!r}; choose {', '.join(INIT_MODES)}")
+    if init_mode == "fixed" and network:
+        widths = network_widths(load_network(network, width, 3))
+        if min(widths) < width:
+            raise ValueError(
+                f"the fixed network {network} is {widths} wide; it cannot hold structures "
+                f"up to {width} wide"
+            )
 
 
 def _chunks(
     label: str, groups: dict[tuple[int, ...], list[PlannedRun]], epochs: int,
-    fixed_width: int, population: int,
+    width: int, population: int, init_mode: str, network: str,
 ) -> list[WorkUnit]:  # fmt: skip
     return [
         WorkUnit(label, runs[0].spec.dataset, sizes, epochs,
-                 tuple(runs[start : start + population]), fixed_width=fixed_width)
+                 tuple(runs[start : start + population]), fixed_width=width,
+                 fixed_network=network, cut_width=cut_width(init_mode, width))
         for sizes, runs in groups.items()
         for start in range(0, len(runs), population)
     ]  # fmt: skip
@@ -109,12 +130,13 @@ def _chunks(
 def phase1_units(config: Phase1Config, dataset: str, population: int) -> list[WorkUnit]:
     """Phase 1's runs in populations of at most `population`, each of one padded shape
     (its structures' widths rounded up, see _bucket), structure by structure."""
-    _check_init(config.init_mode)
+    _check_init(config.init_mode, config.max_width, config.fixed_network)
     groups: dict[tuple[int, ...], list[PlannedRun]] = {}
     for run in phase1_runs(config, dataset):
         padded = tuple(_bucket(w, config.max_width) for w in run.spec.widths)
         groups.setdefault((2, *padded, 1), []).append(run)
-    return _chunks("phase 1", groups, config.grid.epochs, config.max_width, population)
+    return _chunks("phase 1", groups, config.grid.epochs, config.max_width, population,
+                   config.init_mode, config.fixed_network)  # fmt: skip
 
 
 def phase1_result(plan: Plan, records: list[RunRecord], targets: Sequence[float]) -> Phase1Result:
@@ -123,6 +145,7 @@ def phase1_result(plan: Plan, records: list[RunRecord], targets: Sequence[float]
 
 
 def plan_phase1(config: Phase1Config) -> Plan:
+    _check_init(config.init_mode, config.max_width, config.fixed_network)
     config.grid.validate()
     structures = len(phase1_structures(config))
     return Plan(1, None, structures, structures * len(config.grid.points()))
@@ -138,6 +161,14 @@ def _phase2_sizes(config: Phase2Config) -> tuple[int, ...]:
     return sizes
 
 
+def _phase2_width(config: Phase2Config) -> int:
+    """The width phase 2's networks are cut from (a structure wider than max_width widens
+    a random network; a fixed one must hold it)."""
+    if config.init_mode == "fixed":
+        return config.fixed_width
+    return max(config.fixed_width, *config.structure)
+
+
 def phase2_masks(config: Phase2Config) -> MaskSet:
     return enumerate_structure(_phase2_sizes(config), config.nnz, config.symmetry, config.max_masks)
 
@@ -148,6 +179,7 @@ def phase2_runs(
     """Every network of `mask_set` (or those `mask_ids`) over the grid, mask by mask."""
     widths = tuple(config.structure)
     points = config.grid.points()
+    init = _init(config.init_mode, _phase2_width(config), config.fixed_network)
     ids = np.arange(len(mask_set)) if mask_ids is None else np.asarray(mask_ids, np.int64)
     runs = []
     for start in range(0, len(ids), 4096):
@@ -157,7 +189,7 @@ def phase2_runs(
             mask_hex = pack_network_mask([layer[k] for layer in batch]).hex()
             runs += [
                 make_run("search-phase2", "mask", dataset, widths, config.init_mode,
-                         point, config.grid.epochs, config.fixed_width, mask_hex)
+                         point, config.grid.epochs, init, mask_hex)
                 for point in points
             ]  # fmt: skip
     return runs
@@ -165,6 +197,7 @@ def phase2_runs(
 
 def plan_phase2(config: Phase2Config) -> Plan:
     """Counted, not listed; raises MaskLimitError over `config.max_masks`."""
+    _check_init(config.init_mode, config.fixed_width, config.fixed_network)
     config.grid.validate()
     sizes = _phase2_sizes(config)
     masks = count_structure_masks(sizes, config.nnz, config.symmetry, config.max_masks)
@@ -178,14 +211,15 @@ def phase2_units(
 ) -> list[WorkUnit]:
     """Phase 2's runs (every mask of the structure over the grid) in populations of at
     most `population`; `mask_set` when the caller has enumerated it already."""
-    _check_init(config.init_mode)
+    _check_init(config.init_mode, config.fixed_width, config.fixed_network)
     config.grid.validate()
     mask_set = mask_set if mask_set is not None else phase2_masks(config)
     runs = phase2_runs(config, mask_set, dataset)
     sizes = (2, *config.structure, 1)
     groups = {sizes: runs} if runs else {}
     label = f"phase 2 on {tuple(config.structure)}"
-    return _chunks(label, groups, config.grid.epochs, config.fixed_width, population)
+    return _chunks(label, groups, config.grid.epochs, _phase2_width(config), population,
+                   config.init_mode, config.fixed_network)  # fmt: skip
 
 
 def phase2_result(plan: Plan, records: list[RunRecord], targets: Sequence[float]) -> Phase2Result:

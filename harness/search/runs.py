@@ -1,31 +1,42 @@
 """A search's runs: one planned training per network and grid point.
 
-Seeds. `random` init: a run's init and data order come from a seed derived from
-(widths, mask, seed), shared across the lr x schedule grid and distinct across masks
-and seeds. `fixed` init: seed s names one network (harness.training.initialisation)
-from which every structure or mask is cut; the data order comes from s too.
+Seeds. `random` and `random-own-width` init: a run's init and data order come from a
+seed derived from (widths, mask, seed), shared across the lr x schedule grid and
+distinct across masks and seeds; `random` draws a `width`-wide network (16 for the
+paper) from it and cuts it to the structure, as the reference does. `fixed` init: seed
+s names one network (harness.training.initialisation) from which every structure or
+mask is cut, unless a named network is given; the data order comes from s.
 """
 
 from __future__ import annotations
 
-from harness.training.initialisation import derive_seed
+from harness.training.initialisation import derive_seed, network_label
 from harness.training.run_spec import RunSpec
 from harness.training.unit import PlannedRun
 
 
-def _spec_hparams(init_mode: str, fixed_width: int) -> tuple[tuple[str, str], ...]:
-    return (("fixed_width", str(fixed_width)),) if init_mode == "fixed" else ()
+def init_hparams(init_mode: str, width: int, network: str = "") -> tuple[tuple[str, str], ...]:
+    """What names a search run's init in its run key: the fixed network's width (and its
+    name, when it is not seeded per run), or the width a `random` network is cut from."""
+    if init_mode == "fixed":
+        named = (("fixed_network", network_label(network)),) if network else ()
+        return (*named, ("fixed_width", str(width)))
+    if init_mode == "random":
+        return (("init_width", str(width)),)
+    return ()
 
 
 def make_run(
     kind: str, algorithm: str, dataset: str, widths: tuple[int, ...], init_mode: str,
-    point: tuple[float, str, int], epochs: int, fixed_width: int, mask_hex: str | None = None,
+    point: tuple[float, str, int], epochs: int, init: tuple[tuple[str, str], ...],
+    mask_hex: str | None = None,
 ) -> PlannedRun:  # fmt: skip
-    """One grid `point` (lr, schedule, seed) of a network, seeded as the module says."""
+    """One grid `point` (lr, schedule, seed) of a network, seeded as the module says;
+    `init`: init_hparams of the search."""
     lr, schedule, seed = point
     spec = RunSpec(
         kind, algorithm, dataset, widths, init_mode, seed, lr, schedule, epochs,
-        mask=mask_hex, hparams=_spec_hparams(init_mode, fixed_width),
+        mask=mask_hex, hparams=init,
     )  # fmt: skip
     if init_mode == "fixed":
         return PlannedRun.of(spec, seed, seed)

@@ -73,6 +73,11 @@ def flatten(spec: SweepSpec) -> list[SweepSpec]:
     return parts
 
 
+def _network(network: str | int | None, init: str) -> str:
+    """A fixed network as the units name it ("" for one seeded network per seed)."""
+    return "" if network is None or init != "fixed" else str(network)
+
+
 def _grid(part: SweepSpec, lrs: tuple[float, ...]) -> Grid:
     return Grid(lrs, part.schedules, part.seeds, part.epochs)
 
@@ -83,6 +88,7 @@ def phase1_config(part: SweepSpec) -> Phase1Config:
         max_width=part.search.max_width,
         init_mode=part.search.init,
         grid=_grid(part, part.search.lrs),
+        fixed_network=_network(part.search.fixed_network, part.search.init),
     )
 
 
@@ -97,6 +103,7 @@ def phase2_config(part: SweepSpec, structure: tuple[int, ...]) -> Phase2Config:
         symmetry=search.symmetry,  # type: ignore[arg-type]
         fixed_width=search.max_width,
         nnz=tuple(n or None for n in search.phase2_nnz) if search.phase2_nnz else None,
+        fixed_network=_network(search.fixed_network, search.init),
     )
 
 
@@ -120,6 +127,12 @@ def prune_grid(
         init=prune.init,
         fixed_init_seed=fixed_seed,
         fixed_width=part.search.max_width if part.search else 16,
+        fixed_network=_network(
+            prune.fixed_network
+            if prune.fixed_network is not None
+            else (part.search.fixed_network if part.search else None),
+            prune.init,
+        ),
         dataset=part.dataset,
         holdout=part.holdout,
         params=params,

@@ -7,10 +7,12 @@ init mode and data) form one unit; lr, schedule, seed and target differ per mode
 
 Init modes. `random`: model m is the default nn.Linear init from its run seed. `fixed`:
 the study's fixed initialisation, cut exactly as the search cuts it
-(harness.training.initialisation): one seeded network `fixed_width` wide in every hidden
-layer whose first d neurons per layer form the structure; its seed is the run seed, or
-`fixed_init_seed` for every run (the init of the search's winning run). Both are part of
-the run key (hparams `fixed_width`, as the search records it, and `fixed_init_seed`).
+(harness.training.initialisation): a named network (`fixed_network`: the paper's
+`paper-95` / `paper-995`, or a file), else one seeded network `fixed_width` wide in
+every hidden layer whose first d neurons per layer form the structure; its seed is the
+run seed, or `fixed_init_seed` for every run (the init of the search's winning run).
+All are part of the run key (hparams `fixed_width`, as the search records it,
+`fixed_network`, `fixed_init_seed`).
 The data order comes from the run seed. Fixed-init runs keep that init: SNIP's and
 GraSP's `xavier_reinit` defaults to false there (`FIXED_INIT_HPARAMS`; an explicit
 value wins), and the run key records it.
@@ -38,7 +40,8 @@ from algorithms.connectivity import path_minimum, total_weights
 from algorithms.hparams import HyperParameterError, make_hparams, non_default, parse_hparams
 from harness.errors import UserError
 from harness.training.datasets import DATASETS
-from harness.training.run_spec import INIT_MODES, RunSpec
+from harness.training.initialisation import load_network, network_label, network_widths
+from harness.training.run_spec import PRUNE_INIT_MODES, RunSpec
 from harness.training.schedules import SCHEDULES
 from harness.training.unit import PlannedRun, WorkUnit
 
@@ -68,6 +71,7 @@ class PruneGrid:
     init: str = "random"
     fixed_init_seed: int | None = None
     fixed_width: int = 16
+    fixed_network: str = ""
     dataset: str = "cubist-spiral"
     holdout: float = 0.0
     shared_order: bool = False
@@ -166,12 +170,15 @@ def check_grid(grid: PruneGrid) -> None:
     for hidden in grid.widths:
         if not hidden or any(w < 1 for w in hidden):
             raise UserError(f"every width must be at least 1, got {hidden}")
-    if grid.init not in INIT_MODES:
+    if grid.init not in PRUNE_INIT_MODES:
         raise UserError(f"unknown init {grid.init!r}; choose random or fixed")
-    if grid.init == "fixed" and max(max(h) for h in grid.widths) > grid.fixed_width:
+    fits = grid.fixed_width
+    if grid.init == "fixed" and grid.fixed_network:
+        fits = min(network_widths(load_network(grid.fixed_network, grid.fixed_width, 3)))
+    if grid.init == "fixed" and max(max(h) for h in grid.widths) > fits:
         raise UserError(
-            f"fixed init cuts structures from a {grid.fixed_width}-wide network; "
-            f"every width must be at most {grid.fixed_width}"
+            f"fixed init cuts structures from a {fits}-wide network; "
+            f"every width must be at most {fits}"
         )
     if grid.dataset not in DATASETS:
         raise UserError(f"unknown dataset {grid.dataset!r}; choose from {', '.join(DATASETS)}")
@@ -214,7 +221,9 @@ def expand_grid(grid: PruneGrid, strict: bool = True) -> list[PlannedRun]:
         init_seed = seed
         if grid.init == "fixed":
             extras["fixed_width"] = grid.fixed_width
-            if grid.fixed_init_seed is not None:
+            if grid.fixed_network:
+                extras["fixed_network"] = network_label(grid.fixed_network)
+            elif grid.fixed_init_seed is not None:
                 init_seed = extras["fixed_init_seed"] = grid.fixed_init_seed
         pairs = {**non_default(grid.params_of(name)), **extras}
         for target in valid_targets(hidden, grid.nnz):
@@ -255,7 +264,8 @@ def prune_units(grid: PruneGrid, population: int, strict: bool = False) -> list[
                 WorkUnit(
                     label, first.dataset, (2, *first.widths, 1), first.epochs,
                     tuple(runs[start : start + population]), holdout=first.holdout,
-                    fixed_width=grid.fixed_width, algorithm=first.algorithm,
+                    fixed_width=grid.fixed_width, fixed_network=grid.fixed_network,
+                    algorithm=first.algorithm,
                     params=grid.params_of(first.algorithm), shared_order=first.shared_order,
                 )
             )  # fmt: skip

@@ -9,6 +9,7 @@ with the offending key (and its line) in a one-line message.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -22,7 +23,7 @@ else:  # pragma: no cover
 
 from harness.errors import SpecError, UserError
 from harness.training.datasets import DATASETS
-from harness.training.run_spec import INIT_MODES
+from harness.training.run_spec import INIT_MODES, PRUNE_INIT_MODES
 from harness.training.schedules import SCHEDULES
 
 
@@ -36,7 +37,20 @@ class SearchSpec:
     structure: tuple[int, ...] | None = field(
         default=None, metadata={"help": "Phase 2 structure; None: phase 1's minimum."}
     )
-    init: str = field(default="random", metadata={"help": "random or fixed."})
+    init: str = field(
+        default="random",
+        metadata={
+            "help": "random (the reference's: a fresh 16-wide network per run, cut to the "
+            "structure), random-own-width (drawn at the structure's own widths) or fixed."
+        },
+    )
+    fixed_network: str | int | None = field(
+        default=None,
+        metadata={
+            "help": "With init fixed: paper-95 / paper-995 (the paper's networks), a seed, "
+            "or a path to an .npz of their layout; none: one seeded network per seed."
+        },
+    )
     lrs: tuple[float, ...] = (0.05, 0.1)
     phase2_lrs: tuple[float, ...] | None = None
     phase2_nnz: tuple[int, ...] | None = field(
@@ -62,6 +76,10 @@ class PruneSpec:
     widths: tuple[int, ...] = (3,)
     nnz: tuple[int, ...] = (15, 20, 26)
     init: str = "random"
+    fixed_network: str | int | None = field(
+        default=None,
+        metadata={"help": "With init fixed: as search.fixed_network (default: the search's)."},
+    )
     from_search: bool = field(
         default=False,
         metadata={"help": "Start from the search's minimal structure and its fixed init."},
@@ -205,7 +223,8 @@ def validate(spec: SweepSpec, text: str = "") -> None:
         if spec.search.structure is not None and any(w < 1 for w in spec.search.structure):
             fail("search.structure", "every width must be at least 1")
         if spec.search.init not in INIT_MODES:
-            fail("search.init", "choose random or fixed")
+            fail("search.init", f"choose {', '.join(INIT_MODES)}")
+        _check_network(spec.search.fixed_network, spec.search.max_width, "search", fail)
         if spec.search.symmetry not in ("layer", "joint"):
             fail("search.symmetry", "choose layer or joint")
         for key in ("lrs", "phase2_lrs"):
@@ -236,9 +255,10 @@ def validate(spec: SweepSpec, text: str = "") -> None:
             fail("prune.widths", "every width must be at least 1")
         if any(n < 1 for n in spec.prune.nnz):
             fail("prune.nnz", "every target must be at least 1")
-        if spec.prune.init not in INIT_MODES:
-            fail("prune.init", "choose random or fixed")
+        if spec.prune.init not in PRUNE_INIT_MODES:
+            fail("prune.init", f"choose {', '.join(PRUNE_INIT_MODES)}")
         fixed_width = spec.search.max_width if spec.search else 16
+        fixed_width = _check_network(spec.prune.fixed_network, fixed_width, "prune", fail)
         if spec.prune.init == "fixed" and max(spec.prune.widths, default=0) > fixed_width:
             fail(
                 "prune.widths",
@@ -255,6 +275,25 @@ def validate(spec: SweepSpec, text: str = "") -> None:
             hparams_from_tables(spec.prune.algorithms, spec.prune.hparams, spec.prune.init)
         except HyperParameterError as error:
             fail("prune.hparams", str(error))
+
+
+def _check_network(
+    network: str | int | None, width: int, table: str, fail: Callable[[str, str], None]
+) -> int:
+    """The width a named fixed network holds (`width` for none or a seed); a network
+    that cannot be read, or is narrower than `width` for the search, fails."""
+    if network is None or isinstance(network, int) or str(network).lstrip("-").isdigit():
+        return width
+    from harness.training.initialisation import load_network, network_widths
+
+    try:
+        holds = min(network_widths(load_network(str(network), width, 3)))
+    except UserError as error:
+        fail(f"{table}.fixed_network", str(error))
+        return width
+    if table == "search" and holds < width:
+        fail(f"{table}.fixed_network", f"{network} is {holds} wide; search.max_width is {width}")
+    return holds
 
 
 def preset_names() -> list[str]:

@@ -10,8 +10,10 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-INIT_MODES: tuple[str, ...] = ("random", "fixed")
-"""How a run's initial weights are drawn (harness.training.unit says how)."""
+INIT_MODES: tuple[str, ...] = ("random", "random-own-width", "fixed")
+"""How a run's initial weights are drawn (harness.training.initialisation says how)."""
+PRUNE_INIT_MODES: tuple[str, ...] = ("random", "fixed")
+"""Pruning from width w draws a w-wide network: its `random` is already its own width."""
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,12 @@ A unit carries no tensors and no data set: the worker rebuilds the data from its
 the initial weights from the seeds, and phase 2's masks from each run's packed mask. So
 a unit is small, can cross a process boundary, and trains the same wherever it runs.
 
-Init modes. `random`: a run's model is nn.Linear's default init, drawn from its init
-seed at the run's own widths. `fixed`: one seeded network `fixed_width` wide in every
-hidden layer, whose first d neurons per layer form the run's structure
-(harness.training.initialisation); its seed is the run's init seed. Models narrower than
-the unit's `layer_sizes` are padded with neurons that have no weights.
+Init modes (harness.training.initialisation): `random` draws nn.Linear's default init
+from the run's init seed, `cut_width` wide and cut to the run's structure (0: at the
+run's own widths); `random-own-width` draws at the run's own widths; `fixed` cuts every
+run from one network, `fixed_network` (a shipped name, a path) or, when that is empty, a
+`fixed_width`-wide network seeded by the run's init seed. Models narrower than the
+unit's `layer_sizes` are padded with neurons that have no weights.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 from algorithms.base import HyperParameters
 from harness.training.datasets import Split
 from harness.training.engines.base import SGDConfig
-from harness.training.initialisation import fixed_network, sub_network
+from harness.training.initialisation import Network, fixed_network, load_network, sub_network
 from harness.training.population import Population, default_linear_init, schedule_code
 from harness.training.records import population_records
 from harness.training.run_spec import RunSpec
@@ -64,6 +65,8 @@ class WorkUnit:
     runs: tuple[PlannedRun, ...]
     holdout: float = 0.0
     fixed_width: int = 16
+    fixed_network: str = ""
+    cut_width: int = 0
     algorithm: str = ""
     params: HyperParameters | None = field(default=None, compare=False)
     shared_order: bool = False
@@ -93,18 +96,22 @@ class WorkUnit:
 
 
 def _initial(
-    run: PlannedRun, fixed_width: int, cache: dict[tuple[object, ...], object]
-) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    run: PlannedRun, unit: WorkUnit, cache: dict[tuple[object, ...], Network]
+) -> Network:
     widths = run.spec.widths
+    depth = len(widths)
     if run.spec.init_mode == "fixed":
-        key: tuple[object, ...] = ("fixed", run.init_seed, fixed_width, len(widths))
+        source = unit.fixed_network or str(run.init_seed)
+        key: tuple[object, ...] = ("fixed", source, unit.fixed_width, depth)
         if key not in cache:
-            cache[key] = fixed_network(fixed_width, len(widths), run.init_seed)
-        return sub_network(cache[key], widths)  # type: ignore[arg-type]
+            cache[key] = load_network(source, unit.fixed_width, depth)
+        return sub_network(cache[key], widths)
+    if run.spec.init_mode == "random" and unit.cut_width:
+        return sub_network(fixed_network(unit.cut_width, depth, run.init_seed), widths)
     key = ("random", run.init_seed, widths)
     if key not in cache:
         cache[key] = default_linear_init((2, *widths, 1), run.init_seed)
-    return cache[key]  # type: ignore[return-value]
+    return cache[key]
 
 
 def build_population(unit: WorkUnit) -> Population:
@@ -115,9 +122,9 @@ def build_population(unit: WorkUnit) -> Population:
     weights = [torch.zeros(m, o, i) for i, o in pairs]
     biases = [torch.zeros(m, o) for _, o in pairs]
     masks = [torch.zeros(m, o, i, dtype=torch.bool) for i, o in pairs]
-    cache: dict[tuple[object, ...], object] = {}
+    cache: dict[tuple[object, ...], Network] = {}
     for k, run in enumerate(unit.runs):
-        ws, bs = _initial(run, unit.fixed_width, cache)
+        ws, bs = _initial(run, unit, cache)
         own = [tuple(w.shape) for w in ws]
         kept = None
         if run.spec.mask is not None:

@@ -289,7 +289,7 @@ def test_dry_run_counts_without_training() -> None:
         (["--phase", "2", "--max-masks", "1000"], "more than the limit of 1,000"),
         (["--phase", "2", "--nnz", "2,*,*"], "outside [3, 6] for a 3x2 layer"),
         (["--phase", "3"], "choose 1, 2 or both"),
-        (["--init", "lucky"], "random or fixed"),
+        (["--init", "lucky"], "choose random, random-own-width, fixed"),
         (["--dataset", "nope"], "unknown dataset"),
         (["--phase", "2", "--init", "fixed", "--max-width", "2"], "does not fit"),
     ],

@@ -62,7 +62,8 @@ def test_the_paper_preset_includes_the_four_studies() -> None:
         "paper-95",
         "paper-995",
         "paper-overparam",
-        "paper-fixed-init",
+        "paper-fixed-init-95",
+        "paper-fixed-init-995",
     ]
 
 
@@ -151,7 +152,8 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path: Path) -> N
 
 def test_dry_run_counts_each_part_and_the_runs_parts_share() -> None:
     """`run paper --dry-run --json` trains nothing. paper-995 repeats paper-95's phase 1
-    (same run keys), so it adds no runs; the overparameterisation grid is 9 algorithms x
+    (same run keys), so it adds no runs; the fixed-init studies cut phase 1 from two
+    different networks (the paper's), so both add theirs; the overparameterisation grid is 9 algorithms x
     9 lr-schedule points x the study's targets below each width's total (12 at width 3,
     16 at 4, 22 at 5, all 23 at widths 6..256: 234 width-target pairs) = 18,954."""
     import json
@@ -163,8 +165,9 @@ def test_dry_run_counts_each_part_and_the_runs_parts_share() -> None:
     assert parts["paper-95"]["runs"] == 16**3 * 2 * 3 and parts["paper-95"]["phase2_follows"]
     assert parts["paper-995"]["new_runs"] == 0
     assert parts["paper-overparam"]["runs"] == 9 * 9 * (12 + 16 + 22 + 23 * 8)
-    assert parts["paper-fixed-init"]["prune_follows"]
-    assert plan["runs"] == sum(p["new_runs"] for p in plan["parts"]) == 68_106
+    for study in ("paper-fixed-init-95", "paper-fixed-init-995"):  # one per paper network
+        assert parts[study]["new_runs"] == 16**3 * 2 * 3 and parts[study]["prune_follows"]
+    assert plan["runs"] == sum(p["new_runs"] for p in plan["parts"]) == 92_682
     quick = CliRunner().invoke(app, ["run", "quick", "--dry-run"])
     assert quick.exit_code == 0 and "7,304" in quick.output
 
