@@ -28,7 +28,7 @@ import duckdb
 from store.owner import Owner
 from store.records import RunRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_DB = "sparsest.duckdb"
 DB_ENV_VAR = "SPARSEST_DB"
 SWEEP_STATUSES = ("running", "done", "failed", "cancelled", "interrupted")
@@ -47,7 +47,7 @@ RECORD_SELECT = (
 )
 """A query prefix whose rows `record_from_row` turns back into (RunRecord, finished_at)."""
 
-_MIGRATIONS: dict[int, str] = {1: "schema.sql"}
+_MIGRATIONS: dict[int, str] = {1: "schema.sql", 2: "schema_v2.sql"}
 """Schema version -> the SQL resource that brings the previous version up to it."""
 
 

@@ -48,6 +48,7 @@ class FrontierRow:
     kind: str | None
     run_key: str | None
     reached: int
+    init: str = "random"  # the study: init_study(...) in store/schema_v2.sql
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class LeaderboardRow:
     reached: int
     runs: int
     dataset: str
+    init: str = "random"  # the study: init_study(...) in store/schema_v2.sql
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class ParetoRow:
     runs: int
     on_front: bool
     dataset: str
+    init: str = "random"  # the study: init_study(...) in store/schema_v2.sql
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class StructureRow:
     weight_nnz: int
     accuracy: float
     run_key: str
+    init: str = "random"  # the study: init_study(...) in store/schema_v2.sql
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,7 @@ def frontier(
     rows = _rows(
         store,
         "SELECT dataset, target, weight_nnz, model_nnz, effective_nnz, accuracy, widths, "
-        "kind, run_key, reached FROM frontier_at(targets := ?::DOUBLE[]) "
+        "kind, run_key, reached, init FROM frontier_at(targets := ?::DOUBLE[]) "
         "WHERE ? IS NULL OR dataset = ?",
         [_targets_param(targets), dataset, dataset],
     )
@@ -143,7 +147,7 @@ def minimal_structure(store: ResultsStore, dataset: str | None = None) -> list[S
     """Phase 1's minimal structure per dataset and target of the `targets` table."""
     rows = _rows(
         store,
-        "SELECT dataset, target, widths, model_nnz, weight_nnz, accuracy, run_key "
+        "SELECT dataset, target, widths, model_nnz, weight_nnz, accuracy, run_key, init "
         "FROM minimal_structure WHERE ? IS NULL OR dataset = ?",
         [dataset, dataset],
     )
@@ -166,7 +170,7 @@ def leaderboard(
     rows = _rows(
         store,
         "SELECT algorithm, target, weight_nnz, frontier_weight_nnz, gap_ratio, best_accuracy, "
-        "effective_nnz, run_key, reached, runs, dataset FROM leaderboard_at("
+        "effective_nnz, run_key, reached, runs, dataset, init FROM leaderboard_at("
         "targets := ?::DOUBLE[], width := ?::INTEGER, init_mode := ?::VARCHAR, "
         "dataset := ?::VARCHAR)",
         [_targets_param(targets), width, init_mode, dataset],
@@ -189,7 +193,7 @@ def pareto(
     """
     rows = _rows(
         store,
-        "SELECT algorithm, weight_nnz, best_accuracy, runs, on_front, dataset FROM pareto_at("
+        "SELECT algorithm, weight_nnz, best_accuracy, runs, on_front, dataset, init FROM pareto_at("
         "width := ?::INTEGER, init_mode := ?::VARCHAR, dataset := ?::VARCHAR) "
         "WHERE (?::VARCHAR IS NULL OR algorithm = ?) AND (NOT ? OR on_front)",
         [width, init_mode, dataset, algorithm, algorithm, front_only],

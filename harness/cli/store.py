@@ -10,7 +10,7 @@ import csv
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
 from decimal import Decimal
@@ -220,11 +220,19 @@ def leaderboard(
         typer.echo(f"no pruning runs in {store.path} match")
         return
     console = Console()
-    for name in sorted({row.dataset for row in rows}):
-        chosen = [row for row in rows if row.dataset == name]
-        console.print(_leaderboard_table(name, chosen))
+    for (name, init), label in _studies(rows).items():
+        chosen = [row for row in rows if (row.dataset, row.init) == (name, init)]
+        console.print(_leaderboard_table(label, chosen))
         if any(row.gap_ratio is not None and row.gap_ratio < 1 for row in chosen):
             console.print(GAP_NOTE, style="dim")
+
+
+def _studies(rows: Sequence[LeaderboardRow | FrontierRow]) -> dict[tuple[str, str], str]:
+    """(dataset, init study) -> its table label: the dataset, and the study when the
+    store holds more than one for that dataset (store/schema_v2.sql, init_study)."""
+    pairs = sorted({(row.dataset, row.init) for row in rows})
+    several = {name for name, _ in pairs if sum(n == name for n, _ in pairs) > 1}
+    return {(n, i): f"{n}, init {i}" if n in several else n for n, i in pairs}
 
 
 def _leaderboard_table(dataset: str, rows: list[LeaderboardRow]) -> Table:
@@ -290,10 +298,12 @@ def frontier(
         typer.echo(f"no search runs in {store.path}")
         return
     console = Console()
-    for name in sorted({row.dataset for row in front}):
-        minimal = [s for s in structures if s.dataset == name]
-        console.print(_frontier_table(name, [r for r in front if r.dataset == name], minimal))
-        console.print(_pareto_table(name, [p for p in curve if p.dataset == name]))
+    for (name, init), label in _studies(front).items():
+        minimal = [s for s in structures if (s.dataset, s.init) == (name, init)]
+        chosen = [r for r in front if (r.dataset, r.init) == (name, init)]
+        console.print(_frontier_table(label, chosen, minimal))
+        points = [p for p in curve if (p.dataset, p.init) == (name, init)]
+        console.print(_pareto_table(label, points))
 
 
 def _frontier_table(dataset: str, rows: list[FrontierRow], structures: list[StructureRow]) -> Table:

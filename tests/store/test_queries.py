@@ -126,8 +126,8 @@ def test_minimal_structure_has_the_fewest_parameters(store: ResultsStore) -> Non
 
 def test_leaderboard_gives_the_gap_to_the_frontier(store: ResultsStore) -> None:
     rows = queries.leaderboard(store, dataset=SPIRAL)
-    table = {(r.algorithm, r.target): r for r in rows}
-    snip95 = table["snip", 0.95]
+    table = {(r.algorithm, r.target, r.init): r for r in rows}
+    snip95 = table["snip", 0.95, "random"]
     assert (snip95.weight_nnz, snip95.frontier_weight_nnz, snip95.run_key) == (40, 25, "s1")
     assert snip95.gap_ratio == pytest.approx(1.6)
     assert (snip95.best_accuracy, snip95.effective_nnz, snip95.reached, snip95.runs) == (
@@ -136,17 +136,20 @@ def test_leaderboard_gives_the_gap_to_the_frontier(store: ResultsStore) -> None:
         2,
         3,
     )
-    assert table["snip", 0.995].gap_ratio == pytest.approx(60 / 28)
-    imp995 = table["imp", 0.995]
+    assert table["snip", 0.995, "random"].gap_ratio == pytest.approx(60 / 28)
+    imp995 = table["imp", 0.995, "random"]
     assert (imp995.weight_nnz, imp995.gap_ratio, imp995.run_key, imp995.reached) == (
         None,
         None,
         None,
         0,
     )
-    assert imp995.best_accuracy == 0.97  # the best any imp run reached
-    assert imp995.runs == 3
-    assert [(r.target, r.algorithm) for r in rows] == [
+    assert imp995.best_accuracy == 0.9  # the best any random-init imp run reached
+    assert imp995.runs == 2
+    # the fixed-init run is its own study: no fixed-init search here, so no frontier
+    fixed95 = table["imp", 0.95, "fixed:seeded"]
+    assert (fixed95.weight_nnz, fixed95.frontier_weight_nnz, fixed95.runs) == (50, None, 1)
+    assert [(r.target, r.algorithm) for r in rows if r.init == "random"] == [
         (0.95, "snip"),
         (0.95, "imp"),
         (0.995, "snip"),
@@ -175,10 +178,12 @@ def test_leaderboard_filters(store: ResultsStore) -> None:
 
 def test_the_views_match_the_query_functions(store: ResultsStore) -> None:
     _, view = queries.sql(
-        store, "SELECT algorithm, target, weight_nnz, gap_ratio FROM leaderboard ORDER BY ALL"
+        store,
+        "SELECT algorithm, target, init, weight_nnz, gap_ratio FROM leaderboard ORDER BY 1, 2, 3",
     )
     rows = queries.leaderboard(store)
-    assert view == sorted((r.algorithm, r.target, r.weight_nnz, r.gap_ratio) for r in rows)
+    expected = [(r.algorithm, r.target, r.init, r.weight_nnz, r.gap_ratio) for r in rows]
+    assert view == sorted(expected, key=lambda row: row[:3])
     _, view = queries.sql(store, "SELECT count(*) FROM frontier")
     assert view == [(len(queries.frontier(store)),)]
 
@@ -235,7 +240,8 @@ def test_export_formats(store: ResultsStore, tmp_path: Path) -> None:
             [str(tmp_path / "runs.parquet")],
         ).fetchone()
     assert parquet == (14, "i1")
-    assert queries.export(store, tmp_path / "lb.csv", "csv", "leaderboard") == 6
+    # 2 targets x (snip, random-init imp, fixed-init imp on the spiral; snip on "other")
+    assert queries.export(store, tmp_path / "lb.csv", "csv", "leaderboard") == 8
     with (tmp_path / "lb.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert rows[0]["algorithm"] and "gap_ratio" in rows[0]

@@ -35,8 +35,14 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 where the table would not fit."""
 
 
+def _row_key(row: LeaderboardRow) -> str:
+    return f"{row.dataset}|{row.init}|{row.algorithm}|{row.target}"
+
+
 def _cell(row: LeaderboardRow, name: str) -> Text | str:
     value = getattr(row, name)
+    if name == "algorithm" and row.init != "random":  # another study than the default
+        return Text.assemble(value, (f" · {row.init}", "dim"))
     if name == "reached":
         return Text(f"{row.reached}/{row.runs}", justify="right")
     if value is None:
@@ -165,7 +171,7 @@ class LeaderboardScreen(SparsestScreen):
             arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
             table.add_column(Text(label + arrow), key=key)
         for row in rows:
-            key = f"{row.dataset}|{row.algorithm}|{row.target}"
+            key = _row_key(row)
             table.add_row(*(_cell(row, name) for name, _ in COLUMNS), key=key)
         if current is not None and current in table.rows:
             table.move_cursor(row=table.get_row_index(current))
@@ -216,7 +222,7 @@ class LeaderboardScreen(SparsestScreen):
         if not table.row_count:
             return
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        row = next((r for r in self.rows if f"{r.dataset}|{r.algorithm}|{r.target}" == key), None)
+        row = next((r for r in self.rows if _row_key(r) == key), None)
         if row is None:
             return
         if row.run_key is not None:
