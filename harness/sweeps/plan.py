@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from algorithms.hparams import HyperParameterError
 from harness.errors import SpecError
@@ -64,13 +64,28 @@ class PartPlan:
 
 
 def flatten(spec: SweepSpec) -> list[SweepSpec]:
-    """The spec's included presets/files (recursively, in order), then the spec itself."""
+    """The spec's included presets/files (recursively, in order), then the spec itself;
+    a part over several fixed networks (`search.fixed_networks`) once per network."""
     parts: list[SweepSpec] = []
     for name in spec.include:
         parts += flatten(load_spec(name))
     if spec.search is not None or spec.prune is not None:
-        parts.append(spec)
+        parts += _per_network(spec)
     return parts
+
+
+def _per_network(part: SweepSpec) -> list[SweepSpec]:
+    search = part.search
+    if search is None or search.fixed_networks is None:
+        return [part]
+    return [
+        replace(
+            part,
+            name=f"{part.name} [{network}]",
+            search=replace(search, fixed_network=network, fixed_networks=None),
+        )
+        for network in search.fixed_networks
+    ]
 
 
 def _network(network: str | int | None, init: str) -> str:

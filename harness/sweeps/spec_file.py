@@ -51,6 +51,13 @@ class SearchSpec:
             "or a path to an .npz of their layout; none: one seeded network per seed."
         },
     )
+    fixed_networks: tuple[str | int, ...] | None = field(
+        default=None,
+        metadata={
+            "help": "With init fixed: run this part once per fixed network (luck over "
+            "initialisations: each network is its own study in the store's views)."
+        },
+    )
     lrs: tuple[float, ...] = (0.05, 0.1)
     phase2_lrs: tuple[float, ...] | None = None
     phase2_nnz: tuple[int, ...] | None = field(
@@ -225,6 +232,15 @@ def validate(spec: SweepSpec, text: str = "") -> None:
         if spec.search.init not in INIT_MODES:
             fail("search.init", f"choose {', '.join(INIT_MODES)}")
         _check_network(spec.search.fixed_network, spec.search.max_width, "search", fail)
+        if spec.search.fixed_networks is not None:
+            if spec.search.init != "fixed":
+                fail("search.fixed_networks", "goes with init = \"fixed\"")
+            if spec.search.fixed_network is not None:
+                fail("search.fixed_networks", "give fixed_network or fixed_networks, not both")
+            if not spec.search.fixed_networks:
+                fail("search.fixed_networks", "name at least one network")
+            for network in spec.search.fixed_networks:
+                _check_network(network, spec.search.max_width, "search", fail)
         if spec.search.symmetry not in ("layer", "joint"):
             fail("search.symmetry", "choose layer or joint")
         for key in ("lrs", "phase2_lrs"):

@@ -16,9 +16,9 @@ import torch
 from harness.errors import UserError
 from harness.search.config import Grid, Phase1Config, Phase2Config
 from harness.search.phases import phase1_runs, phase1_units, phase2_units
-from harness.sweeps.plan import Found, plan_part
+from harness.sweeps.plan import Found, flatten, plan_part
 from harness.sweeps.spec_file import load_spec, parse_spec
-from harness.training.initialisation import load_network, paper_network
+from harness.training.initialisation import fixed_network, load_network, paper_network
 from harness.training.reference import build_mlp
 from harness.training.unit import WorkUnit, build_population
 
@@ -104,12 +104,7 @@ def test_the_paper_networks_ship_with_their_documented_checksums(name: str) -> N
 
 
 def test_the_paper_fixed_init_preset_cuts_from_the_paper_networks() -> None:
-    parts = {
-        p.name: p
-        for p in __import__("harness.sweeps.plan", fromlist=["flatten"]).flatten(
-            load_spec("paper-fixed-init")
-        )
-    }
+    parts = {p.name: p for p in flatten(load_spec("paper-fixed-init"))}
     for study, network in (
         ("paper-fixed-init-95", "paper-95"),
         ("paper-fixed-init-995", "paper-995"),
@@ -144,3 +139,26 @@ def test_a_fixed_network_from_a_file_is_named_by_its_checksum(tmp_path) -> None:
     )
     with pytest.raises(UserError, match="cannot read network"):
         parse_spec("[search]\ninit = 'fixed'\nfixed_network = 'missing.npz'\n")
+
+
+def test_a_part_over_several_fixed_networks_runs_once_per_network() -> None:
+    text = (
+        "name = 'luck'\nepochs = 1\nlrs = [0.1]\nschedules = ['cosine']\n[search]\n"
+        "init = 'fixed'\nmax_width = 2\nphase2 = false\nlrs = [0.1]\n"
+    )
+    parts = flatten(parse_spec(text + "fixed_networks = ['paper-95', 0, 1]\n"))
+    assert [p.name for p in parts] == ["luck [paper-95]", "luck [0]", "luck [1]"]
+    units = [plan_part(p).stages[0].units[0] for p in parts]
+    assert [u.fixed_network for u in units] == ["paper-95", "0", "1"]
+    keys = [set(u.keys) for u in units]
+    assert not (keys[0] & keys[1]) and not (keys[1] & keys[2])  # three studies
+    seeded = build_population(replace(units[1], runs=units[1].runs[:1]))
+    assert torch.equal(seeded.weights[0][0, :1, :2], fixed_network(2, 3, 0)[0][0][:1, :2])
+    for bad, message in (
+        ("fixed_networks = []\n", "at least one"),
+        ("fixed_networks = ['paper-95']\nfixed_network = 'paper-95'\n", "not both"),
+    ):
+        with pytest.raises(UserError, match=message):
+            parse_spec(text + bad)
+    with pytest.raises(UserError, match="goes with init"):
+        parse_spec(text.replace("'fixed'", "'random'") + "fixed_networks = [0]\n")
