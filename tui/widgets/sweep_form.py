@@ -88,7 +88,7 @@ class SweepForm(Container):
             yield self._field("search_lrs")
             yield Field(
                 "search init",
-                _select(_choices("random", "fixed"), "search_init"),
+                _select(_choices("random", "random-own-width", "fixed"), "search_init"),
                 field_id="search_init",
             )
             yield self._field("widths")
