@@ -153,7 +153,7 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path: Path) -> N
 def test_dry_run_counts_each_part_and_the_runs_parts_share() -> None:
     """`run paper --dry-run --json` trains nothing. paper-995 repeats paper-95's phase 1
     (same run keys), so it adds no runs; the fixed-init studies cut phase 1 from two
-    different networks (the paper's), so both add theirs; the overparameterisation grid is 9 algorithms x
+    networks (the paper's), so both add theirs; the overparameterisation grid is 9 algorithms x
     9 lr-schedule points x the study's targets below each width's total (12 at width 3,
     16 at 4, 22 at 5, all 23 at widths 6..256: 234 width-target pairs) = 18,954."""
     import json
