@@ -10,6 +10,8 @@ mask is cut, unless a named network is given; the data order comes from s.
 
 from __future__ import annotations
 
+import json
+
 from harness.training.initialisation import derive_seed, network_label
 from harness.training.run_spec import RunSpec
 from harness.training.unit import PlannedRun
@@ -19,10 +21,10 @@ def init_hparams(init_mode: str, width: int, network: str = "") -> tuple[tuple[s
     """What names a search run's init in its run key: the fixed network's width (and its
     name, when it is not seeded per run), or the width a `random` network is cut from."""
     if init_mode == "fixed":
-        named = (("fixed_network", network_label(network)),) if network else ()
-        return (*named, ("fixed_width", str(width)))
+        named = (("fixed_network", json.dumps(network_label(network))),) if network else ()
+        return (*named, ("fixed_width", json.dumps(width)))
     if init_mode == "random":
-        return (("init_width", str(width)),)
+        return (("init_width", json.dumps(width)),)
     return ()
 
 

@@ -6,6 +6,7 @@ paper-fixed-init preset cuts its runs from them."""
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import replace
 from importlib import resources
 
@@ -18,9 +19,10 @@ from harness.search.config import Grid, Phase1Config, Phase2Config
 from harness.search.phases import phase1_runs, phase1_units, phase2_units
 from harness.sweeps.plan import Found, flatten, plan_part
 from harness.sweeps.spec_file import load_spec, parse_spec
+from harness.training.datasets import load_split
 from harness.training.initialisation import fixed_network, load_network, paper_network
 from harness.training.reference import build_mlp
-from harness.training.unit import WorkUnit, build_population
+from harness.training.unit import WorkUnit, build_population, train_unit
 
 GRID = Grid(lrs=(0.1,), schedules=("cosine",), seeds=2, epochs=1)
 DOCUMENTED = {"paper-95": "344abfbc8f89786c", "paper-995": "14d8e72544ff84c3"}
@@ -114,7 +116,7 @@ def test_the_paper_fixed_init_preset_cuts_from_the_paper_networks() -> None:
         phase1 = plan_part(part).stages[0]
         unit = phase1.units[-1]
         for k in (0, len(unit.runs) - 1):
-            assert ("fixed_network", network) in unit.runs[k].spec.hparams
+            assert ("fixed_network", f'"{network}"') in unit.runs[k].spec.hparams
             assert_cut(unit, k, weights, biases)
         pruning = plan_part(part, Found({part.targets[0]: (3, 2, 4)}, {part.targets[0]: 5}))
         unit = pruning.stages[0].units[0]
@@ -133,7 +135,15 @@ def test_a_fixed_network_from_a_file_is_named_by_its_checksum(tmp_path) -> None:
     from_file = phase1_runs(
         Phase1Config(max_width=2, init_mode="fixed", grid=GRID, fixed_network=str(path)), "x"
     )
-    assert dict(from_file[0].spec.hparams)["fixed_network"] == "sha256:14d8e72544ff84c3"
+    assert dict(from_file[0].spec.hparams)["fixed_network"] == '"sha256:14d8e72544ff84c3"'
+    record = train_unit(
+        WorkUnit("file", "xor", (2, 2, 2, 2, 1), 1, from_file[:1], fixed_network=str(path)),
+        load_split("xor"),
+    )[0]
+    assert json.loads(record.hparams) == {
+        "fixed_network": "sha256:14d8e72544ff84c3",
+        "fixed_width": 2,
+    }
     assert all(
         torch.equal(a, b) for a, b in zip(load_network(str(path), 16, 3)[0], weights, strict=True)
     )
