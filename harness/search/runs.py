@@ -21,7 +21,9 @@ def init_hparams(init_mode: str, width: int, network: str = "") -> tuple[tuple[s
     """What names a search run's init in its run key: the fixed network's width (and its
     name, when it is not seeded per run), or the width a `random` network is cut from."""
     if init_mode == "fixed":
-        named = (("fixed_network", json.dumps(network_label(network))),) if network else ()
+        if network and not network.lstrip("-").isdigit():  # its own width: max_width aside
+            return (("fixed_network", json.dumps(network_label(network))),)
+        named = (("fixed_network", json.dumps(network)),) if network else ()
         return (*named, ("fixed_width", json.dumps(width)))
     if init_mode == "random":
         return (("init_width", json.dumps(width)),)

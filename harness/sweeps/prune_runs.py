@@ -219,8 +219,10 @@ def expand_grid(grid: PruneGrid, strict: bool = True) -> list[PlannedRun]:
     ):
         extras: dict[str, Any] = {}
         init_seed = seed
+        named = grid.fixed_network and not grid.fixed_network.lstrip("-").isdigit()
         if grid.init == "fixed":
-            extras["fixed_width"] = grid.fixed_width
+            if not named:  # a named network has its own width
+                extras["fixed_width"] = grid.fixed_width
             if grid.fixed_network:
                 extras["fixed_network"] = network_label(grid.fixed_network)
             elif grid.fixed_init_seed is not None:

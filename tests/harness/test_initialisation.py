@@ -142,7 +142,6 @@ def test_a_fixed_network_from_a_file_is_named_by_its_checksum(tmp_path) -> None:
     )[0]
     assert json.loads(record.hparams) == {
         "fixed_network": "sha256:14d8e72544ff84c3",
-        "fixed_width": 2,
     }
     assert all(
         torch.equal(a, b) for a, b in zip(load_network(str(path), 16, 3)[0], weights, strict=True)
