@@ -36,7 +36,7 @@ from harness.search.selection import (
     minimal_structures,
     pareto_curve,
 )
-from harness.training.initialisation import load_network, network_widths
+from harness.training.initialisation import network_width
 from harness.training.run_spec import INIT_MODES
 from harness.training.unit import PlannedRun, WorkUnit
 from store.records import RunRecord
@@ -105,13 +105,11 @@ def phase1_runs(config: Phase1Config, dataset: str) -> list[PlannedRun]:
 def _check_init(init_mode: str, width: int, network: str) -> None:
     if init_mode not in INIT_MODES:
         raise ValueError(f"unknown init mode {init_mode!r}; choose {', '.join(INIT_MODES)}")
-    if init_mode == "fixed" and network:
-        widths = network_widths(load_network(network, width, 3))
-        if min(widths) < width:
-            raise ValueError(
-                f"the fixed network {network} is {widths} wide; it cannot hold structures "
-                f"up to {width} wide"
-            )
+    if init_mode == "fixed" and network and (holds := network_width(network, width)) < width:
+        raise ValueError(
+            f"the fixed network {network} is {holds} wide; it cannot hold structures "
+            f"up to {width} wide"
+        )
 
 
 def _chunks(

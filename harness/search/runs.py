@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from harness.training.initialisation import derive_seed, network_label
-from harness.training.run_spec import RunSpec
+from harness.training.run_spec import RunSpec, is_seed
 from harness.training.unit import PlannedRun
 
 
@@ -21,7 +21,7 @@ def init_hparams(init_mode: str, width: int, network: str = "") -> tuple[tuple[s
     """What names a search run's init in its run key: the fixed network's width (and its
     name, when it is not seeded per run), or the width a `random` network is cut from."""
     if init_mode == "fixed":
-        if network and not network.lstrip("-").isdigit():  # its own width: max_width aside
+        if network and not is_seed(network):  # its own width: max_width aside
             return (("fixed_network", json.dumps(network_label(network))),)
         named = (("fixed_network", json.dumps(network)),) if network else ()
         return (*named, ("fixed_width", json.dumps(width)))

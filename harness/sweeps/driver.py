@@ -14,7 +14,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
-from harness.search.phases import phase1_result, plan_phase1
+from harness.search.selection import minimal_structures
 from harness.sweeps.events import EventFn, SweepEvent
 from harness.sweeps.executors import Executor, LocalExecutor
 from harness.sweeps.plan import Found, PartPlan, Stage, plan_part, plan_sweep
@@ -94,8 +94,8 @@ class SweepDriver:
         found = Found()
         for stage in plan.stages:
             records = self._run_stage(stage)
-            if stage.phase1 is not None:
-                found = self._found(stage, records, plan.part.targets)
+            if stage.kind == "phase1":
+                found = self._found(records, plan.part.targets)
         if plan.phase2_follows or plan.prune_follows:
             later = plan_part(plan.part, found)
             if plan.phase2_follows and not any(s.kind == "phase2" for s in later.stages):
@@ -125,15 +125,14 @@ class SweepDriver:
         trained = train_units(left, self.executor, self.store, progress, self.sweep_id)
         self.done = base + stage.runs
         self.emit("progress")
-        if stage.phase1 is None or not left.done_keys:
+        if stage.kind != "phase1" or not left.done_keys:
             return trained
         return trained + self.store.read_runs(left.done_keys)
 
-    def _found(self, stage: Stage, records: list[RunRecord], targets: tuple[float, ...]) -> Found:
-        assert stage.phase1 is not None
-        result = phase1_result(plan_phase1(stage.phase1), records, targets)
-        structures = {c.target: tuple(c.run.widths) if c.run else None for c in result.minimal}
-        seeds = {c.target: c.run.seed if c.run else None for c in result.minimal}
+    def _found(self, records: list[RunRecord], targets: tuple[float, ...]) -> Found:
+        minimal = minimal_structures(records, targets)
+        structures = {c.target: tuple(c.run.widths) if c.run else None for c in minimal}
+        seeds = {c.target: c.run.seed if c.run else None for c in minimal}
         for target, structure in structures.items():
             self.emit("log", f"minimal structure for {target:.1%}: {structure or 'none'}")
         return Found(structures, seeds)

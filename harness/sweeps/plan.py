@@ -27,13 +27,11 @@ STAGE_KINDS = ("phase1", "phase2", "prune")
 
 @dataclass(frozen=True)
 class Stage:
-    """Units trained together and reported as one step of a sweep. `phase1` carries
-    its config so the driver can pick the minimal structures from its records."""
+    """Units trained together and reported as one step of a sweep (kind: STAGE_KINDS)."""
 
     name: str
     kind: str
     units: tuple[WorkUnit, ...]
-    phase1: Phase1Config | None = None
 
     @property
     def runs(self) -> int:
@@ -170,7 +168,7 @@ def plan_part(part: SweepSpec, found: Found | None = None) -> PartPlan:
         if search is not None and _runs_phase1(part):
             config = phase1_config(part)
             units = phase1_units(config, part.dataset, part.population)
-            stages.append(Stage(f"{name}: search phase 1", "phase1", tuple(units), config))
+            stages.append(Stage(f"{name}: search phase 1", "phase1", tuple(units)))
         if search is not None and search.phase2 and search.structure is not None:
             stages.append(_phase2(part, search.structure))
         if prune is not None and not prune.from_search:

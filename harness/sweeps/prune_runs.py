@@ -40,8 +40,8 @@ from algorithms.connectivity import path_minimum, total_weights
 from algorithms.hparams import HyperParameterError, make_hparams, non_default, parse_hparams
 from harness.errors import UserError
 from harness.training.datasets import DATASETS
-from harness.training.initialisation import load_network, network_label, network_widths
-from harness.training.run_spec import PRUNE_INIT_MODES, RunSpec
+from harness.training.initialisation import network_label, network_width
+from harness.training.run_spec import PRUNE_INIT_MODES, RunSpec, is_seed
 from harness.training.schedules import SCHEDULES
 from harness.training.unit import PlannedRun, WorkUnit
 
@@ -174,7 +174,7 @@ def check_grid(grid: PruneGrid) -> None:
         raise UserError(f"unknown init {grid.init!r}; choose random or fixed")
     fits = grid.fixed_width
     if grid.init == "fixed" and grid.fixed_network:
-        fits = min(network_widths(load_network(grid.fixed_network, grid.fixed_width, 3)))
+        fits = network_width(grid.fixed_network, grid.fixed_width)
     if grid.init == "fixed" and max(max(h) for h in grid.widths) > fits:
         raise UserError(
             f"fixed init cuts structures from a {fits}-wide network; "
@@ -219,9 +219,8 @@ def expand_grid(grid: PruneGrid, strict: bool = True) -> list[PlannedRun]:
     ):
         extras: dict[str, Any] = {}
         init_seed = seed
-        named = grid.fixed_network and not grid.fixed_network.lstrip("-").isdigit()
         if grid.init == "fixed":
-            if not named:  # a named network has its own width
+            if not grid.fixed_network or is_seed(grid.fixed_network):  # else: its own width
                 extras["fixed_width"] = grid.fixed_width
             if grid.fixed_network:
                 extras["fixed_network"] = network_label(grid.fixed_network)

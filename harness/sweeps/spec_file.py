@@ -23,7 +23,7 @@ else:  # pragma: no cover
 
 from harness.errors import SpecError, UserError
 from harness.training.datasets import DATASETS
-from harness.training.run_spec import INIT_MODES, PRUNE_INIT_MODES
+from harness.training.run_spec import INIT_MODES, PRUNE_INIT_MODES, is_seed
 from harness.training.schedules import SCHEDULES
 
 
@@ -298,12 +298,12 @@ def _check_network(
 ) -> int:
     """The width a named fixed network holds (`width` for none or a seed); a network
     that cannot be read, or is narrower than `width` for the search, fails."""
-    if network is None or isinstance(network, int) or str(network).lstrip("-").isdigit():
+    if network is None or is_seed(network):
         return width
-    from harness.training.initialisation import load_network, network_widths
+    from harness.training.initialisation import network_width
 
     try:
-        holds = min(network_widths(load_network(str(network), width, 3)))
+        holds = network_width(str(network), width)
     except UserError as error:
         fail(f"{table}.fixed_network", str(error))
         return width

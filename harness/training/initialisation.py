@@ -26,6 +26,7 @@ import torch
 
 from harness.errors import UserError
 from harness.training.population import default_linear_init
+from harness.training.run_spec import is_seed
 
 Network = tuple[list[torch.Tensor], list[torch.Tensor]]
 
@@ -103,7 +104,7 @@ def load_network(source: str, width: int, depth: int) -> Network:
     seeded network), or a path to an `.npz` file."""
     if source in PAPER_NETWORKS:
         return paper_network(source)
-    if source.lstrip("-").isdigit():
+    if is_seed(source):
         return fixed_network(width, depth, int(source))
     return network_file(source)[0]
 
@@ -111,13 +112,17 @@ def load_network(source: str, width: int, depth: int) -> Network:
 def network_label(source: str) -> str:
     """What names a fixed network in a run key: the name or seed as given, a file by its
     checksum (so moving the file does not change the runs it names)."""
-    if source in PAPER_NETWORKS or source.lstrip("-").isdigit():
+    if source in PAPER_NETWORKS or is_seed(source):
         return source
     return f"sha256:{network_file(source)[1]}"
 
 
-def network_widths(network: Network) -> tuple[int, ...]:
-    return tuple(int(w.shape[0]) for w in network[0][:-1])
+def network_width(source: str, width: int, depth: int = 3) -> int:
+    """The widest structure a fixed network can hold: its narrowest hidden layer (a
+    seeded network: `width`)."""
+    if is_seed(source):
+        return width
+    return min(int(w.shape[0]) for w in load_network(source, width, depth)[0][:-1])
 
 
 def sub_network(network: Network, widths: Sequence[int]) -> Network:

@@ -13,6 +13,12 @@ from dataclasses import asdict, dataclass
 INIT_MODES: tuple[str, ...] = ("random", "random-own-width", "fixed")
 """How a run's initial weights are drawn (harness.training.initialisation says how)."""
 PRUNE_INIT_MODES: tuple[str, ...] = ("random", "fixed")
+
+
+def is_seed(network: str | int) -> bool:
+    """Whether a fixed-network source is a seed (a seeded network as wide as the search
+    asks) rather than a network with widths of its own (a shipped name, a file)."""
+    return isinstance(network, int) or str(network).lstrip("-").isdigit()
 """Pruning from width w draws a w-wide network: its `random` is already its own width."""
 
 

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -30,11 +29,9 @@ from harness.training.population import Population, default_linear_init, schedul
 from harness.training.records import population_records
 from harness.training.run_spec import RunSpec
 from harness.training.session import TrainingSession
+from harness.training.trainer import ProgressFn
 from store.masks import unpack_masks
 from store.records import RunRecord
-
-ProgressFn = Callable[[int, int], None]
-"""(steps done, steps in all) of the unit in training."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +89,7 @@ class WorkUnit:
         left = tuple(run for run in self.runs if run.run_key not in done)
         if len(left) == len(self.runs):
             return self
-        return WorkUnit(**{**self.__dict__, "runs": left}) if left else None
+        return replace(self, runs=left) if left else None
 
 
 def _initial(
