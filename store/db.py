@@ -47,6 +47,23 @@ RECORD_SELECT = (
 )
 """A query prefix whose rows `record_from_row` turns back into (RunRecord, finished_at)."""
 
+READ_CONFIG: dict[str, str | bool] = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "lock_configuration": True,
+}
+"""Every read-only connection's settings (any SQL a user types runs on one): no file but
+the store (no read_csv, COPY, ATTACH, INSTALL), no extension loads, no SET. DuckDB keeps
+one instance per file and process, so every reader shares these to share it."""
+
+_EXPORT_CONFIG: dict[str, str | bool] = {
+    k: v
+    for k, v in READ_CONFIG.items()
+    if k not in ("enable_external_access", "lock_configuration")
+}
+"""An export's reader starts from these, allows its one file, then locks as READ_CONFIG."""
+
 _MIGRATIONS: dict[int, str] = {1: "schema.sql", 2: "schema_v2.sql"}
 """Schema version -> the SQL resource that brings the previous version up to it."""
 
@@ -103,12 +120,31 @@ def sweep_statuses(conn: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
     return [(int(i), _status(status, owner)) for i, status, owner in rows]
 
 
+def resolve_sweeps_on_read(conn: duckdb.DuckDBPyConnection) -> None:
+    """Make `sweeps` in this (read-only) connection's SQL say `interrupted` for a killed
+    sweep, as list_sweeps does: a temporary view of that name, over the table, in front
+    of it. Only this connection sees it; the stored row is corrected by the next sweep."""
+    gone = [i for i, status in sweep_statuses(conn) if status == "interrupted"]
+    database = str(conn.execute("SELECT current_database()").fetchall()[0][0])
+    catalog = '"' + database.replace('"', '""') + '"'
+    ids = ", ".join(str(int(i)) for i in gone) or "NULL"
+    conn.execute(
+        "CREATE TEMP VIEW sweeps AS SELECT * REPLACE (CASE WHEN status = 'running' AND id IN "
+        f"({ids}) THEN 'interrupted' ELSE status END AS status) FROM {catalog}.main.sweeps"
+    ).fetchall()
+
+
 def _claim(conn: duckdb.DuckDBPyConnection, sweep_id: int) -> None:
     """Record this process as the sweep's owner."""
     conn.execute(
         "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [owner_key(sweep_id), Owner.current().to_json()],
     )
+
+
+def _is_corrupt(message: str) -> bool:
+    """Whether a DuckDB error says the file is cut short or damaged."""
+    return "Could not read enough bytes" in message or "Corrupt database file" in message
 
 
 def _utc_now() -> datetime:
@@ -155,13 +191,17 @@ class ResultsStore:
 
     # -- connections ---------------------------------------------------------------
 
-    def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def _connect(self, read_only: bool, write_to: Path | None = None) -> duckdb.DuckDBPyConnection:
+        """A connection to the store; a read-only one is sandboxed (READ_CONFIG), and may
+        write the one file `write_to` (an export)."""
+        config = {} if not read_only else READ_CONFIG if write_to is None else _EXPORT_CONFIG
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.002
         while True:
             self._attempt_started = time.perf_counter()
             try:
-                return duckdb.connect(str(self.path), read_only=read_only)
+                conn = duckdb.connect(str(self.path), read_only=read_only, config=config)
+                return conn if write_to is None else _allow_only(conn, write_to)
             except duckdb.Error as error:
                 if not _is_busy(error):
                     raise self._open_error(error, read_only) from None
@@ -179,6 +219,8 @@ class ResultsStore:
         message = first_line(error)
         if "not a valid DuckDB database" in message:
             return StoreError(f"{self.path} is not a DuckDB database")
+        if _is_corrupt(message):
+            return StoreError(f"{self.path} is truncated or corrupt: {message}")
         if read_only and "does not exist" in message:
             return StoreError(f"no results store at {self.path} (run a sweep, or pass --db)")
         if "Cannot open" in message or "Permission denied" in message:
@@ -187,13 +229,17 @@ class ResultsStore:
         return StoreError(f"cannot open {self.path}: {message}")
 
     @contextmanager
-    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection for the body of the `with`; DuckDB errors become StoreError."""
-        conn = self._open_for_read()
+    def read(self, write_to: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection for the body of the `with`; DuckDB errors become StoreError.
+        It reads no file but the store; write_to: the one file it may also write (export)."""
+        conn = self._open_for_read(write_to)
         try:
             yield conn
         except duckdb.Error as error:
-            raise StoreError(first_line(error)) from None
+            message = first_line(error)
+            if _is_corrupt(message):
+                raise StoreError(f"{self.path} is truncated or corrupt: {message}") from None
+            raise StoreError(message) from None
         finally:
             conn.close()
 
@@ -232,24 +278,33 @@ class ResultsStore:
         if not self._ready:
             self._migrate()
 
-    def _open_for_read(self) -> duckdb.DuckDBPyConnection:
+    def _open_for_read(self, write_to: Path | None = None) -> duckdb.DuckDBPyConnection:
+        """A read-only connection to a store of this schema; an older one is migrated
+        first, an empty DuckDB file is refused (a read never creates a store)."""
         if not self._ready and not self.path.exists():
             raise StoreError(f"no results store at {self.path} (run a sweep, or pass --db)")
-        conn = self._connect(read_only=True)
+        conn = self._connect(read_only=True, write_to=write_to)
         if self._ready:
             return conn
         try:
             version = self._schema_version(conn)
-        except BaseException:
+        except BaseException as error:
             conn.close()
+            if isinstance(error, duckdb.Error):
+                raise self._open_error(error, read_only=True) from None
             raise
         if version == SCHEMA_VERSION:
             self._ready = True
             return conn
         conn.close()
+        if version == 0:
+            raise StoreError(
+                f"{self.path} is an empty DuckDB database, not a results store yet "
+                "(a sweep run with --db on it makes it one)"
+            )
         self._check_not_newer(version)
-        self._migrate()  # an empty DuckDB file, or an older schema
-        return self._connect(read_only=True)
+        self._migrate()  # an older schema: upgraded in place, nothing lost
+        return self._connect(read_only=True, write_to=write_to)
 
     def _migrate(self) -> None:
         with self._raw_transaction() as conn:
@@ -274,7 +329,8 @@ class ResultsStore:
                     f"{self.path} is a DuckDB database but not a sparsest results store"
                 )
             return 0
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        rows = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        row = rows[0] if rows else None  # fetched to the end: the connection is free again
         try:
             return int(row[0]) if row else 0
         except ValueError:
@@ -429,6 +485,21 @@ class ResultsStore:
                 "INSERT INTO targets SELECT DISTINCT unnest(?::DOUBLE[]) ON CONFLICT DO NOTHING",
                 [values],
             )
+
+
+def _allow_only(conn: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnection:
+    """Let a reader write `path` (and the temporary file DuckDB's COPY writes first
+    when replacing one), then shut every other file and setting as READ_CONFIG does."""
+    target = Path(os.path.abspath(path))
+    try:
+        allowed = [str(target), str(target.with_name(f"tmp_{target.name}"))]
+        conn.execute("SET allowed_paths = ?", [allowed]).fetchall()
+        conn.execute("SET enable_external_access = false").fetchall()
+        conn.execute("SET lock_configuration = true").fetchall()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def _no_vacuum(conn: duckdb.DuckDBPyConnection) -> None:

@@ -9,6 +9,8 @@ changed, filter choices, throughput) are here too, so no SQL lives outside the s
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from store.db import (
     StoreError,
     first_line,
     record_from_row,
+    resolve_sweeps_on_read,
     schema_script,
     sweep_statuses,
 )
@@ -219,9 +222,12 @@ def run(store: ResultsStore, run_key: str) -> StoredRun | None:
 def sql(
     store: ResultsStore, query: str, limit: int | None = None
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run any SQL on a read-only connection: (column names, rows). A statement that
-    writes fails with DuckDB's one-line message (a StoreError), and the store is untouched."""
+    """Run any SQL on a read-only, sandboxed connection (store.db.READ_CONFIG): (column
+    names, rows). A statement that writes, touches another file, loads an extension or
+    changes a setting fails with DuckDB's one-line message (a StoreError); the store and
+    every other file are untouched. `sweeps` reads a killed sweep as `interrupted`."""
     with store.read() as conn:
+        resolve_sweeps_on_read(conn)
         result = conn.execute(query)
         if result is None or result.description is None:
             return [], []
@@ -322,32 +328,85 @@ def throughput(store: ResultsStore, dataset: str) -> Throughput | None:
     return Throughput(float(rows[0][0]), int(rows[0][1]))
 
 
-def export(store: ResultsStore, out_path: str | Path, fmt: str, query: str | None = None) -> int:
-    """Write a table, view or query (default: `runs`) to a file with DuckDB's COPY.
+def export(
+    store: ResultsStore,
+    out_path: str | Path,
+    fmt: str,
+    query: str | None = None,
+    force: bool = False,
+) -> int:
+    """Write a table, view or one SELECT (default: `runs`) to a file with DuckDB's COPY,
+    on a sandboxed reader that may write that file alone (store.db.ResultsStore.read).
 
-    fmt: parquet | csv (with a header) | json (one JSON array). Returns rows written.
+    fmt: parquet | csv (with a header) | json (one JSON array); force: replace an
+    existing file. Returns rows written.
     """
     if fmt not in EXPORT_FORMATS:
         raise StoreError(f"unknown export format {fmt!r}: choose {', '.join(EXPORT_FORMATS)}")
     out = Path(out_path)
-    if out.resolve() == store.path.resolve():
-        raise StoreError(f"will not export over the store itself ({out})")
-    source = (query or "runs").strip().rstrip(";").strip()
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", source):
-        source = f"SELECT * FROM {source}"
-    options = {
-        "parquet": "FORMAT parquet",
-        "csv": "FORMAT csv, HEADER",
-        "json": "FORMAT json, ARRAY true",
-    }
+    _check_export_target(store, out, force)
+    source = (query or "runs").strip()
     target = str(out).replace("'", "''")
-    with store.read() as conn:
+    with store.read(write_to=out) as conn:
+        relation = _export_source(conn, source)
         try:
-            row = conn.execute(f"COPY ({source}) TO '{target}' ({options[fmt]})").fetchone()
+            rows = relation.query(
+                "export_source", f"COPY export_source TO '{target}' ({_COPY_OPTIONS[fmt]})"
+            ).fetchall()
         except duckdb.IOException as error:
-            reason = first_line(error).rsplit(": ", 1)[-1]
-            raise StoreError(f"cannot write {out}: {reason}") from None
-    return int(row[0]) if row else 0
+            raise StoreError(f"cannot write {out}: {_io_reason(error)}") from None
+    return int(rows[0][0]) if rows else 0
+
+
+_COPY_OPTIONS = {
+    "parquet": "FORMAT parquet",
+    "csv": "FORMAT csv, HEADER",
+    "json": "FORMAT json, ARRAY true",
+}
+
+
+def _check_export_target(store: ResultsStore, out: Path, force: bool) -> None:
+    """Refuse to write over the store (by any name: a link, its WAL), into a directory,
+    or over an existing file without `force`."""
+    wal = store.path.with_name(store.path.name + ".wal")
+    for precious in (store.path, wal):
+        if out.resolve() == precious.resolve() or _same_file(out, precious):
+            raise StoreError(f"will not export over the store itself ({out})")
+    if out.is_dir():
+        raise StoreError(f"{out} is a directory: give a file to export to")
+    if out.is_file() and not force:
+        raise StoreError(f"{out} exists: pass --force to replace it")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def _export_source(conn: duckdb.DuckDBPyConnection, source: str) -> duckdb.DuckDBPyRelation:
+    """A table or view by name, or one SELECT (or WITH) statement, as a relation: the
+    text is parsed on its own, never pasted into the COPY around it."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", source):
+        return conn.table(source)
+    try:
+        statements = duckdb.extract_statements(source)
+    except duckdb.Error as error:
+        raise StoreError(f"--query is not valid SQL: {first_line(error)}") from None
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise StoreError("--query takes a table, a view or one SELECT statement")
+    return conn.sql(statements[0].query)
+
+
+def _io_reason(error: duckdb.Error) -> str:
+    """Why DuckDB could not write, in a few words: its message can end in a JSON object
+    (`{"exception_message": "Could not write file ...: No space left on device"}`)."""
+    message = first_line(error)
+    if "{" in message:
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            message = str(json.loads(message[message.index("{") :])["exception_message"])
+    return message.rsplit(": ", 1)[-1]
 
 
 def schema_columns() -> dict[str, list[tuple[str, str]]]:

@@ -149,11 +149,14 @@ def export(
     ] = None,
     query: Annotated[
         str | None,
-        typer.Option("--query", "-q", help="A table, view or SELECT to export (default: runs)."),
+        typer.Option(
+            "--query", "-q", help="A table, view or one SELECT to export (default: runs)."
+        ),
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
     db: DbOption = None,
 ) -> None:
-    """Export the runs (or a table, view or query) with DuckDB's own COPY."""
+    """Export the runs (or a table, view or one SELECT) with DuckDB's own COPY."""
     from store import queries
 
     if fmt is None:
@@ -163,7 +166,7 @@ def export(
     if fmt not in queries.EXPORT_FORMATS:
         raise UserError(f"--format {fmt!r}: choose {', '.join(queries.EXPORT_FORMATS)}")
     chosen = fmt
-    _, count = _read(db, lambda store: queries.export(store, out, chosen, query))
+    _, count = _read(db, lambda store: queries.export(store, out, chosen, query, force))
     typer.echo(f"wrote {count} rows to {out} ({fmt})")
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
+
+import pytest
 
 from store.db import ResultsStore
 from store.records import RunRecord
@@ -69,6 +71,44 @@ def make_batch(batch: int, size: int) -> list[RunRecord]:
             )
         )
     return records
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What `sparsest ARGS` did, run in this process through its entry point."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
+    """Run `sparsest ARGS` as a user would (harness.cli.main.main: one-line errors, exit
+    codes); capsys collects its output."""
+    from harness.cli.main import main as sparsest
+
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "argv", ["sparsest", *args])
+        patch.setenv("COLUMNS", "200")
+        try:
+            sparsest()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    captured = capsys.readouterr()
+    return CliResult(code, captured.out, captured.err)
+
+
+def refused(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """Run `sparsest ARGS`, check it failed as bad input does (exit 2, one `error:` line
+    on stderr, nothing else), and return that line."""
+    result = run_cli(capsys, *args)
+    assert result.code == 2, result
+    lines = result.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result
+    assert "Traceback" not in result.out + result.err
+    return lines[0]
 
 
 def main(argv: list[str]) -> None:

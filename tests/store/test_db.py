@@ -168,10 +168,15 @@ def test_a_foreign_duckdb_database_is_refused(tmp_path: Path) -> None:
         queries.leaderboard(ResultsStore(path))
 
 
-def test_an_empty_duckdb_file_gets_the_schema(tmp_path: Path) -> None:
+def test_an_empty_duckdb_file_is_not_a_store_to_a_reader_but_becomes_one_when_written(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "empty.duckdb"
     duckdb.connect(str(path)).close()
-    assert queries.leaderboard(ResultsStore(path)) == []
+    with pytest.raises(StoreError, match="empty DuckDB database"):
+        queries.leaderboard(ResultsStore(path))
+    ResultsStore(path).write_runs([make_record("a")])
+    assert queries.leaderboard(ResultsStore(path))
 
 
 def test_unwritable_and_missing_paths(tmp_path: Path) -> None:
