@@ -22,6 +22,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
+from harness.errors import UserError
 from store.masks import unpack_masks, unpack_weights, weight_shapes
 from store.queries import StoredRun
 from store.records import RunRecord
@@ -80,9 +81,30 @@ def connectivity_of(masks: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.
     return effective, dead
 
 
+MAX_VIEW_WEIGHTS = 10_000_000
+"""More weights than any stored run has (widths over 16 keep no weights, and sweeps are
+far smaller): a record claiming more was edited, and its masks would not fit in memory."""
+
+
+class CorruptRun(UserError):
+    """A stored run whose widths, mask and weights do not fit together (a damaged or
+    edited store); the message names the run."""
+
+
 def model_view(stored: StoredRun) -> ModelView:
+    """The run as a network to look at; CorruptRun if its stored parts disagree."""
     record = stored.record
+    try:
+        return _model_view(record)
+    except (ValueError, MemoryError) as error:
+        raise CorruptRun(f"corrupt run {record.run_key}: {error}") from None
+
+
+def _model_view(record: RunRecord) -> ModelView:
     shapes = weight_shapes(record.widths)
+    total = sum(o * i for o, i in shapes)
+    if min(record.widths, default=1) < 1 or total > MAX_VIEW_WEIGHTS:
+        raise ValueError(f"widths {list(record.widths)} ({total} weights) cannot be a stored run")
     sizes = (shapes[0][1], *(o for o, _ in shapes))
     if record.mask is not None:
         masks = [m.astype(bool) for m in unpack_masks(record.mask, shapes)]

@@ -38,6 +38,8 @@ def show(
     from store import queries
     from store.db import ResultsStore, StoreError
 
+    if png is not None:
+        check_image(png)
     try:
         stored = queries.run(ResultsStore(db), run_key)
     except StoreError as error:
@@ -76,6 +78,18 @@ def _boundary_png(image, out: Path, title: str) -> None:  # type: ignore[no-unty
     _save(fig, out)
 
 
+def check_image(out: Path) -> None:
+    """Refuse a file name whose suffix is not an image format matplotlib writes."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if out.suffix.lstrip(".").lower() not in formats:
+        raise UserError(
+            f"cannot tell the image format of {out}: end it in .png, .pdf or .svg "
+            f"(or .{', .'.join(sorted(f for f in formats if f not in ('png', 'pdf', 'svg')))})"
+        )
+
+
 def _save(fig, out: Path) -> None:  # type: ignore[no-untyped-def]
     try:
         fig.savefig(out, dpi=120, bbox_inches="tight")
@@ -96,9 +110,12 @@ def plot(
     search's optimal frontier (black) and the accuracy targets (dashed)."""
     import matplotlib
 
+    from harness.cli.store import check_filters
     from store import queries
     from store.db import ResultsStore, StoreError
 
+    check_filters(width=width, init=init)
+    check_image(out)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -88,9 +88,16 @@ def _target(target: float) -> str:
     return f"{target * 100:g}%"
 
 
-def _check_target(target: float | None) -> None:
+def check_filters(
+    target: float | None = None, width: int | None = None, init: str | None = None
+) -> None:
+    """Refuse a filter no run can match (leaderboard, plot): a UserError naming the option."""
     if target is not None and not 0 < target <= 1:
         raise UserError(f"--target is a fraction in (0, 1] (0.95 for 95%), got {target:g}")
+    if init is not None and init not in ("random", "fixed"):
+        raise UserError(f"--init {init!r}: choose random or fixed")
+    if width is not None and width < 1:
+        raise UserError(f"--width is a positive integer, got {width}")
 
 
 def sql(
@@ -205,11 +212,7 @@ def leaderboard(
     """
     from store import queries
 
-    _check_target(target)
-    if init is not None and init not in ("random", "fixed"):
-        raise UserError(f"--init {init!r}: choose random or fixed")
-    if width is not None and width < 1:
-        raise UserError(f"--width is a positive integer, got {width}")
+    check_filters(target, width, init)
     store, rows = _read(
         db,
         lambda store: queries.leaderboard(

@@ -104,7 +104,11 @@ class InspectorScreen(SparsestScreen):
         if stored is None:
             self.post_message(RunLoaded(run_key, None, None, f"no run with key {run_key!r}"))
             return
-        view = modelview.model_view(stored)
+        try:
+            view = modelview.model_view(stored)
+        except modelview.CorruptRun as error:
+            self.post_message(RunLoaded(run_key, None, None, str(error)))
+            return
         points = modelview.dataset_points(view.record.dataset)
         self.post_message(RunLoaded(run_key, view, points, None))
 
