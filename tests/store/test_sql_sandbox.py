@@ -238,3 +238,21 @@ def test_a_store_truncated_in_its_catalog_is_named_corrupt(db: Path) -> None:
     with pytest.raises(StoreError, match="truncated or corrupt") as error:
         queries.sql(ResultsStore(cut), "SELECT 1")
     assert "\n" not in str(error.value)
+
+
+# -- the store's size (store/SCHEMA.md) -----------------------------------------------
+
+
+def test_a_small_commit_costs_at_most_two_blocks(tmp_path: Path) -> None:
+    """Each commit seals about one 256 KB block per table it appends to (runs, masks),
+    as store/SCHEMA.md says: 10 more commits of 32 runs add at most 10 x 0.6 MB."""
+    store = ResultsStore(tmp_path / "small.duckdb")
+
+    def commits(first: int, count: int) -> int:
+        for batch in range(first, first + count):
+            store.write_runs([make_record(f"b{batch}-{i}", mask=b"\xff" * 4) for i in range(32)])
+        return store.path.stat().st_size
+
+    before = commits(0, 5)
+    after = commits(5, 10)
+    assert after - before <= 10 * 600_000
