@@ -34,6 +34,7 @@ class TrainingSession:
         engine: str = "auto",
         seed: int = 0,
         progress: ProgressFn | None = None,
+        compaction: str = "auto",
     ) -> None:
         self.population = population
         self.data = data
@@ -41,6 +42,7 @@ class TrainingSession:
         self.epochs = config.epochs
         self.batch_size = config.batch_size
         self.engine_name = engine
+        self.compaction = compaction
         self.seed = seed
         self.progress = progress
         self.epochs_trained = 0
@@ -56,7 +58,9 @@ class TrainingSession:
             config = SGDConfig(
                 epochs, config.batch_size, config.momentum, config.weight_decay, config.shared_order
             )
-        engine = make_engine(self.engine_name, self.data, config, self.population.device)
+        engine = make_engine(
+            self.engine_name, self.data, config, self.population.device, self.compaction
+        )
         state = TrainState.fresh(self.population)
         train(
             state,

@@ -23,8 +23,19 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_engine(name: str, data: Dataset, config: SGDConfig, device: torch.device) -> Engine:
+def make_engine(
+    name: str,
+    data: Dataset,
+    config: SGDConfig,
+    device: torch.device,
+    compaction: str = "auto",
+) -> Engine:
     """`auto` picks the numba kernel on CPU and the torch engine elsewhere.
+
+    On the CPU the engine is compacted (harness.training.engines.compacted): models pruned
+    far below their dense width train on the sparse kernel at the cost of their live
+    weights. `compaction` picks how (`auto`, `always`, `reference`, `off`); on other
+    devices only `off` and `auto` (which is off there) are allowed.
 
     On the CPU torch gets one thread (unless $SPARSEST_TORCH_THREADS says otherwise): the
     harness's torch work is many small ops between kernel calls, and on two cores a
@@ -34,6 +45,17 @@ def make_engine(name: str, data: Dataset, config: SGDConfig, device: torch.devic
         torch.set_num_threads(int(os.environ.get("SPARSEST_TORCH_THREADS", "1")))
     if name == "auto":
         name = "numba" if device.type == "cpu" else "torch"
+    dense = _dense_engine(name, data, config, device)
+    if device.type != "cpu" or compaction == "off":
+        if compaction not in ("auto", "off"):
+            raise ValueError(f"compaction {compaction!r} runs on the CPU only")
+        return dense
+    from harness.training.engines.compacted import CompactedEngine
+
+    return CompactedEngine(dense, data, config, compaction)
+
+
+def _dense_engine(name: str, data: Dataset, config: SGDConfig, device: torch.device) -> Engine:
     if name == "torch":
         from harness.training.engines.torch_engine import TorchEngine
 
