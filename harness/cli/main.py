@@ -53,25 +53,66 @@ for _info in app.registered_commands:
         _info.help = flowing(_info.callback.__doc__)
 
 
-def main() -> None:
-    """Entry point: a UserError is one line and exit 2; any other failure is one line and
-    exit 1 (SPARSEST_DEBUG=1 shows the traceback)."""
+INTERRUPTED = "interrupted: results written so far are kept; rerun to resume"
+
+
+def click_kind(error: BaseException) -> str | None:
+    """'NoArgsIsHelpError', 'UsageError' or 'ClickException' for click's errors (whether
+    Typer vendors click or not, so matched by class name), else None."""
+    names = {cls.__name__ for cls in type(error).__mro__}
+    kinds = ("NoArgsIsHelpError", "UsageError", "ClickException")
+    return next((kind for kind in kinds if kind in names), None)
+
+
+def click_line(error: Exception) -> str:
+    """A click error (bad option value, unknown option or command) as one line."""
+    message = " ".join(error.format_message().split())  # type: ignore[attr-defined]
+    ctx = getattr(error, "ctx", None)
+    if click_kind(error) != "UsageError" or ctx is None:
+        return message
+    return f"{message} (see {ctx.command_path} --help)"
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point: a usage error or a UserError is one line and exit 2; Ctrl-C is exit
+    130 (results written so far are kept); any other failure is one line and exit 1
+    (SPARSEST_DEBUG=1 shows the traceback). Typer runs outside standalone mode, so its
+    errors reach this function instead of printing boxed messages."""
     try:
-        app()
+        code = app(args=args, standalone_mode=False)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
-        print("interrupted: results written so far are kept; rerun to resume", file=sys.stderr)
-        raise SystemExit(130) from None
-    except Exception as error:
-        if os.environ.get("SPARSEST_DEBUG"):
-            raise
-        print(
-            f"internal error: {type(error).__name__}: {error} (SPARSEST_DEBUG=1 for the traceback)",
-            file=sys.stderr,
-        )
+        code = 130
+    except typer.Abort:  # end of input at a prompt
+        print("aborted", file=sys.stderr)
         raise SystemExit(1) from None
+    except Exception as error:
+        fail(error)
+    if code == 130:  # Typer turns Ctrl-C into exit code 130
+        print(INTERRUPTED, file=sys.stderr)
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def fail(error: Exception) -> None:
+    """Exit on an error that is not a UserError: click's in one line (no arguments: the
+    help), anything else as an internal error."""
+    kind = click_kind(error)
+    if kind == "NoArgsIsHelpError":
+        ctx = getattr(error, "ctx", None)
+        print(ctx.get_help() if ctx is not None else "", file=sys.stderr)
+        raise SystemExit(2) from None
+    if kind is not None:
+        print(f"error: {click_line(error)}", file=sys.stderr)
+        raise SystemExit(getattr(error, "exit_code", 2)) from None
+    if os.environ.get("SPARSEST_DEBUG"):
+        raise error
+    print(
+        f"internal error: {type(error).__name__}: {error} (SPARSEST_DEBUG=1 for the traceback)",
+        file=sys.stderr,
+    )
+    raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

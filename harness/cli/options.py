@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -22,6 +23,15 @@ def parse_list(text: str, kind: Callable[[str], T], what: str) -> list[T]:
         return [kind(item) for item in items]
     except ValueError:
         raise UserError(f"{what}: cannot read {text!r} as a list of {kind.__name__}") from None
+
+
+def parse_lrs(text: str, what: str = "--lrs") -> list[float]:
+    """'0.05,0.1' -> [0.05, 0.1]; each must be finite and positive (no inf, nan, 0)."""
+    lrs = parse_list(text, float, what)
+    bad = [lr for lr in lrs if not (math.isfinite(lr) and lr > 0)]
+    if bad:
+        raise UserError(f"{what}: learning rates must be finite and positive, got {bad[0]}")
+    return lrs
 
 
 def progress_bar(label: str, disable: bool) -> Progress:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated
 
 import typer
@@ -23,15 +24,18 @@ def presets(
     show: Annotated[str | None, typer.Option(help="Print the TOML of this preset.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List the presets that `sparsest run NAME` runs (copy one with --show to edit it)."""
+    """List the presets that `sparsest run NAME` runs (copy one with --show to edit it:
+    redirected, --show prints the preset's file as it is)."""
     from harness.sweeps.spec_file import load_spec, preset_names, preset_text
 
     if show is not None:
         text = preset_text(show)
         if as_json:
             typer.echo(json.dumps({"name": show, "toml": text}))
-        else:
+        elif sys.stdout.isatty():
             Console().print(Syntax(text, "toml", word_wrap=True))
+        else:  # redirected: the file's bytes, to save and edit
+            sys.stdout.write(text)
         return
     rows = []
     for name in preset_names():

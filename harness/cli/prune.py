@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from harness.cli.options import parse_list, progress_bar
+from harness.cli.options import parse_list, parse_lrs, progress_bar
 from harness.cli.tables import compact_table, fit
 from harness.errors import UserError
 
@@ -189,7 +189,7 @@ def prune_command(
         algorithms=algorithms,
         widths=tuple(parse_widths(width)),
         nnz=tuple(parse_list(nnz, int, "--nnz")),
-        lrs=tuple(parse_list(lrs, float, "--lrs")),
+        lrs=tuple(parse_lrs(lrs)),
         schedules=tuple(schedule_list),
         seeds=seeds,
         epochs=epochs,

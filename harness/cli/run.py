@@ -121,17 +121,26 @@ def run(
         leaderboard(target=None, width=None, init=None, dataset=None, as_json=False, db=store.path)
 
 
+SUMMARIZED_RUNS = 200_000
+"""A dry run lists up to this many runs (to tell which runs parts share); above, it
+counts them per part, without listing one."""
+
+
 def print_plan(sweep_spec: SweepSpec, as_json: bool) -> None:
     """The runs each part of the spec trains, known before phase 1 runs, and which parts
     add more once phase 1 has found its minimal structures."""
     import json
 
-    from harness.sweeps.plan import plan_sweep, summarize
+    from harness.sweeps.plan import check_size, flatten, plan_sweep, summarize
 
-    parts = summarize(plan_sweep(sweep_spec))
-    total = sum(p.new_runs for p in parts)
+    parts = flatten(sweep_spec)
+    if check_size(parts) > SUMMARIZED_RUNS:
+        print_counts(sweep_spec, parts, as_json)
+        return
+    summaries = summarize(plan_sweep(sweep_spec))
+    total = sum(p.new_runs for p in summaries)
     if as_json:
-        parts_json = [p.as_dict() for p in parts]
+        parts_json = [p.as_dict() for p in summaries]
         print(json.dumps({"spec": sweep_spec.name, "runs": total, "parts": parts_json}))
         return
     table = compact_table(
@@ -140,13 +149,49 @@ def print_plan(sweep_spec: SweepSpec, as_json: bool) -> None:
         caption="new: runs no earlier part trains (parts share runs by run key); then: "
         "runs added once phase 1 has found the minimal structures",
     )  # fmt: skip
-    for p in parts:
-        later = [
-            name
-            for name, follows in (("phase 2", p.phase2_follows), ("pruning", p.prune_follows))
-            if follows
-        ]
-        table.add_row(p.name, f"{p.runs:,}", f"{p.new_runs:,}", " + ".join(later) or "-")
+    for p in summaries:
+        later = _later(p.phase2_follows, p.prune_follows)
+        table.add_row(p.name, f"{p.runs:,}", f"{p.new_runs:,}", later)
+    Console().print(fit(table))
+
+
+def _later(phase2_follows: bool, prune_follows: bool) -> str:
+    later = [name for name, follows in (("phase 2", phase2_follows), ("pruning", prune_follows))
+             if follows]  # fmt: skip
+    return " + ".join(later) or "-"
+
+
+def print_counts(sweep_spec: SweepSpec, parts: list[SweepSpec], as_json: bool) -> None:
+    """A large spec's runs per part, counted (runs parts share are counted in each)."""
+    import json
+
+    from harness.sweeps.plan import count_part
+
+    counts = [count_part(part) for part in parts]
+    total = sum(sum(c.values()) for c in counts)
+    rows = [
+        {
+            "name": part.name, "runs": sum(c.values()),
+            "phase2_follows": bool(part.search and part.search.phase2
+                                   and part.search.structure is None),
+            "prune_follows": bool(part.prune and part.prune.from_search),
+            "epochs": part.epochs, "by_algorithm": dict(c),
+        }
+        for part, c in zip(parts, counts, strict=True)
+    ]  # fmt: skip
+    if as_json:
+        print(json.dumps({"spec": sweep_spec.name, "runs": total, "counted": True, "parts": rows}))
+        return
+    table = compact_table(
+        "part", "runs", "then",
+        title=f"{sweep_spec.name}: {total:,} runs to train, known before training",
+        caption="counted per part, not listed (over "
+        f"{SUMMARIZED_RUNS:,} runs): runs that parts share count in each; then: runs added "
+        "once phase 1 has found the minimal structures",
+    )  # fmt: skip
+    for r in rows:
+        later = _later(bool(r["phase2_follows"]), bool(r["prune_follows"]))
+        table.add_row(str(r["name"]), f"{r['runs']:,}", later)
     Console().print(fit(table))
 
 

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from harness.cli.options import parse_list
+from harness.cli.options import parse_list, parse_lrs
 from harness.cli.tables import compact_table, fit
 from harness.errors import UserError
 
@@ -243,9 +243,7 @@ def search(
     bad = [s for s in schedule_list if s not in SCHEDULES]
     if bad:
         raise UserError(f"--schedules: unknown {bad[0]!r}; choose from {', '.join(SCHEDULES)}")
-    lr_list = tuple(parse_list(lrs, float, "--lrs"))
-    if any(lr <= 0 for lr in lr_list):
-        raise UserError(f"--lrs: learning rates must be positive, got {lrs}")
+    lr_list = tuple(parse_lrs(lrs))
     torch_device = resolve_device(device)
     if engine == "numba" and torch_device.type != "cpu":
         raise UserError("the numba engine runs on the CPU only; use --engine torch")

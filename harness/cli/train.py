@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.cli.options import parse_list, progress_bar
+from harness.cli.options import parse_list, parse_lrs, progress_bar
 from harness.errors import UserError
 
 
@@ -44,7 +44,7 @@ def train_command(
     hidden = parse_list(widths, int, "--widths")
     if any(w < 1 for w in hidden):
         raise UserError(f"--widths: every width must be at least 1, got {widths}")
-    lr_list = parse_list(lrs, float, "--lrs")
+    lr_list = parse_lrs(lrs)
     schedule_list = parse_list(schedules, str, "--schedules")
     bad = [s for s in schedule_list if s not in SCHEDULES]
     if bad:

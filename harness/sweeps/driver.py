@@ -68,15 +68,16 @@ class SweepDriver:
     def run(self) -> SweepSummary:
         # planning validates every part before anything is written
         plans = self.plans if self.plans is not None else plan_sweep(self.spec)
-        self.store.add_targets(self.spec.targets)
-        spec_json = json.dumps(asdict(self.spec), default=list)
-        self.sweep_id, resumed = self.store.start_sweep(self.spec.name, spec_json)
         self.total = sum(plan.runs for plan in plans)
-        self.emit("start")
-        if resumed is not None:
-            self.emit("log", f"resuming sweep {self.sweep_id} ({resumed}): only missing runs train")
+        spec_json = json.dumps(asdict(self.spec), default=list)
+        self.store.add_targets(self.spec.targets)
+        self.sweep_id, resumed = self.store.start_sweep(self.spec.name, spec_json)
         summary = SweepSummary(self.sweep_id, 0, 0.0)
-        try:
+        try:  # from here on, whatever stops the sweep is its status
+            self.emit("start")
+            if resumed is not None:
+                self.emit("log", f"resuming sweep {self.sweep_id} ({resumed}): "
+                                 "only missing runs train")  # fmt: skip
             for plan in plans:
                 self.store.add_targets(plan.part.targets)
                 summary.minimal_structures.update(self._run_part(plan))

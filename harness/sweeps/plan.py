@@ -17,12 +17,14 @@ from algorithms.hparams import HyperParameterError
 from harness.errors import SpecError
 from harness.search.config import Grid, Phase1Config, Phase2Config
 from harness.search.masks import MaskLimitError
-from harness.search.phases import phase1_units, phase2_units
-from harness.sweeps.prune_runs import PruneGrid, hparams_from_tables, prune_units
+from harness.search.phases import phase1_units, phase2_units, plan_phase1, plan_phase2
+from harness.sweeps.prune_runs import PruneGrid, hparams_from_tables, prune_units, valid_targets
 from harness.sweeps.spec_file import SweepSpec, load_spec
 from harness.training.unit import WorkUnit
 
 STAGE_KINDS = ("phase1", "phase2", "prune")
+MAX_RUNS = 2_000_000
+"""The most runs a sweep may plan before phase 1 (they are listed, and keyed, up front)."""
 
 
 @dataclass(frozen=True)
@@ -202,8 +204,45 @@ def _prune(part: SweepSpec, widths: tuple[tuple[int, ...], ...], seed: int | Non
 
 
 def plan_sweep(spec: SweepSpec) -> list[PartPlan]:
-    """Every part of the spec, planned as far as the spec alone says."""
-    return [plan_part(part) for part in flatten(spec)]
+    """Every part of the spec, planned as far as the spec alone says (counted first: over
+    MAX_RUNS is a SpecError)."""
+    parts = flatten(spec)
+    check_size(parts)
+    return [plan_part(part) for part in parts]
+
+
+def count_part(part: SweepSpec) -> Counter[str]:
+    """The runs plan_part(part) lists, per algorithm ('dense': phase 1, 'mask': phase 2),
+    counted without listing them."""
+    search, prune = part.search, part.prune
+    runs: Counter[str] = Counter()
+    if search is not None and _runs_phase1(part):
+        runs["dense"] += plan_phase1(phase1_config(part)).trainings
+    if search is not None and search.phase2 and search.structure is not None:
+        try:
+            runs["mask"] += plan_phase2(phase2_config(part, search.structure)).trainings
+        except MaskLimitError as error:
+            raise SpecError("search.max_masks", None, str(error)) from None
+        except ValueError as error:
+            raise SpecError("search.structure", None, str(error)) from None
+    if prune is not None and not prune.from_search:
+        grid = len(part.lrs) * len(part.schedules) * part.seeds
+        targets = sum(len(valid_targets((w, w, w), prune.nnz)) for w in prune.widths)
+        for algorithm in prune.algorithms:
+            runs[algorithm] += grid * targets
+    return +runs
+
+
+def check_size(parts: list[SweepSpec]) -> int:
+    """The runs `parts` plan before phase 1 (runs parts share counted per part); over
+    MAX_RUNS is a SpecError."""
+    total = sum(sum(count_part(part).values()) for part in parts)
+    if total > MAX_RUNS:
+        raise SpecError(
+            "", None, f"plans {total:,} runs before phase 1, over the limit of {MAX_RUNS:,} "
+            "in one sweep; narrow its grid or split it into several specs",
+        )  # fmt: skip
+    return total
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ with the offending key (and its line) in a one-line message.
 
 from __future__ import annotations
 
+import math
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 from types import UnionType
@@ -26,10 +27,24 @@ from harness.training.datasets import DATASETS
 from harness.training.run_spec import INIT_MODES, PRUNE_INIT_MODES, is_seed
 from harness.training.schedules import SCHEDULES
 
+MAX_EPOCHS = 10_000
+MAX_SEEDS = 1_000
+MAX_POPULATION = 65_536
+MAX_WIDTH = 4_096
+"""Any hidden width a spec trains (prune.widths)."""
+MAX_SEARCH_WIDTH = 64
+"""search.max_width: phase 1 trains max_width**3 structures."""
+MAX_PHASE2_WIDTH = 16
+"""search.structure: phase 2 counts and lists every mask of it."""
+MAX_MASKS = 100_000_000
+MAX_POPULATION_WEIGHTS = 2**28
+"""Weights of one population (its size x its widest network's weights): about 1 GiB of
+float32 per tensor, and training keeps several."""
+
 
 @dataclass(frozen=True)
 class SearchSpec:
-    """The combinatorial search (PAPER.md): phase 1 structures, phase 2 masks."""
+    """The combinatorial search (docs/PROTOCOL.md): phase 1 structures, phase 2 masks."""
 
     phase1: bool = True
     phase2: bool = True
@@ -115,12 +130,23 @@ class SweepSpec:
 
 
 def _line_of(text: str, key: str) -> int | None:
-    """The first line that sets `key` (its last dotted part), or None."""
-    name = key.split(".")[-1]
+    """The line that sets the dotted `key` (or opens its table), or None."""
+    table = ""
     for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip().startswith(name):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            table = stripped.strip("[] ")
+            if table == key or table.startswith(f"{key}."):
+                return number
+            continue
+        name = stripped.partition("=")[0].strip().strip("\"'")
+        if name and f"{table}.{name}".lstrip(".") == key:
             return number
-    return None
+    name = key.split(".")[-1]
+    return next(
+        (n for n, line in enumerate(text.splitlines(), 1) if line.strip().startswith(name)),
+        None,
+    )
 
 
 def _conforms(value: Any, hint: Any) -> bool:
@@ -178,119 +204,227 @@ def _build(cls: type, table: dict[str, Any], where: str, text: str) -> Any:
     return cls(**values)
 
 
-def parse_spec(text: str, source: str = "spec") -> SweepSpec:
+Fail = Callable[[str, str], None]
+
+
+def parse_spec(
+    text: str, source: str = "spec", base: Path | None = None, chain: tuple[str, ...] = ()
+) -> SweepSpec:
+    """A validated spec from TOML text. Includes resolve against `base` (the including
+    file's folder; None: the current one) and are loaded, so a bad or cyclic include
+    fails here; `chain`: the includes that led here (cycle detection)."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         line = getattr(error, "lineno", None)  # Python 3.14+
         raise SpecError("", line, f"malformed TOML: {error}", source) from None
-    search = raw.pop("search", None)
-    prune = raw.pop("prune", None)
+    search = _table(raw, "search", text)
+    prune = _table(raw, "prune", text)
     spec = _build(SweepSpec, raw, "", text)
     search_spec = _build(SearchSpec, search, "search.", text) if search is not None else None
     prune_spec = _build(PruneSpec, prune, "prune.", text) if prune is not None else None
     if prune_spec is not None and prune_spec.algorithms == ("all",):
         from algorithms.registry import ALGORITHMS
 
-        prune_spec = PruneSpec(**{**prune_spec.__dict__, "algorithms": tuple(ALGORITHMS)})
-    spec = SweepSpec(**{**spec.__dict__, "search": search_spec, "prune": prune_spec})
+        prune_spec = replace(prune_spec, algorithms=tuple(ALGORITHMS))
+    spec = replace(spec, search=search_spec, prune=prune_spec)
     validate(spec, text)
-    return spec
+    return replace(spec, include=_load_includes(spec.include, text, base, chain))
+
+
+def _table(raw: dict[str, Any], key: str, text: str) -> dict[str, Any] | None:
+    """raw[key] popped, which must be a table when present."""
+    value = raw.pop(key, None)
+    if value is not None and not isinstance(value, dict):
+        raise SpecError(key, _line_of(text, key), f"expected a table ([{key}]), got {value!r}")
+    return value
 
 
 def validate(spec: SweepSpec, text: str = "") -> None:
+    """Every way a spec (its includes aside) cannot run, as a SpecError naming the key."""
+
     def fail(key: str, message: str) -> None:
         raise SpecError(key, _line_of(text, key), message)
 
+    _check_settings(spec, fail)
+    if spec.search is not None:
+        _check_search(spec, spec.search, fail)
+    if spec.prune is not None:
+        _check_prune(spec, spec.prune, fail)
+    _check_population(spec, fail)
+    if spec.search is None and spec.prune is None and not spec.include:
+        raise SpecError("", None, "trains nothing: add a [search] or [prune] table, or include")
+
+
+def _check_lrs(key: str, lrs: Sequence[float], fail: Fail) -> None:
+    if not lrs:
+        fail(key, "need at least one learning rate")
+    bad = [lr for lr in lrs if not (math.isfinite(lr) and lr > 0)]
+    if bad:
+        fail(key, f"learning rates must be finite and positive, got {bad[0]}")
+
+
+def _check_at_most(key: str, value: int, limit: int, fail: Fail, why: str = "") -> None:
+    if value > limit:
+        fail(key, f"{value:,} is over the limit of {limit:,}{why}")
+
+
+def _check_settings(spec: SweepSpec, fail: Fail) -> None:
     if spec.dataset not in DATASETS:
         fail("dataset", f"unknown dataset {spec.dataset!r}; choose from {', '.join(DATASETS)}")
-    if spec.epochs < 1:
-        fail("epochs", "must be at least 1")
-    if spec.seeds < 1:
-        fail("seeds", "must be at least 1")
-    if not spec.lrs or any(lr <= 0 for lr in spec.lrs):
-        fail("lrs", "need at least one positive learning rate")
+    for key, limit in (("epochs", MAX_EPOCHS), ("seeds", MAX_SEEDS),
+                       ("population", MAX_POPULATION)):  # fmt: skip
+        if getattr(spec, key) < 1:
+            fail(key, "must be at least 1")
+        _check_at_most(key, getattr(spec, key), limit, fail)
+    _check_lrs("lrs", spec.lrs, fail)
+    if not spec.schedules:
+        fail("schedules", f"need at least one schedule: {', '.join(SCHEDULES)}")
     for schedule in spec.schedules:
         if schedule not in SCHEDULES:
             fail("schedules", f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
+    if not spec.targets:
+        fail("targets", "need at least one accuracy target")
     for target in spec.targets:
         if not 0 < target <= 1:
             fail("targets", f"accuracy target {target} is outside (0, 1]")
-    if spec.population < 1:
-        fail("population", "must be at least 1")
     if spec.device not in ("auto", "cpu", "cuda"):
         fail("device", "choose auto, cpu or cuda")
     if spec.engine not in ("auto", "numba", "torch"):
         fail("engine", "choose auto, numba or torch")
     if not 0 <= spec.holdout < 1:
         fail("holdout", f"the held-out fraction {spec.holdout} is outside [0, 1)")
+
+
+def _check_search(spec: SweepSpec, search: SearchSpec, fail: Fail) -> None:
+    if search.max_width < 1:
+        fail("search.max_width", "must be at least 1")
+    _check_at_most("search.max_width", search.max_width, MAX_SEARCH_WIDTH, fail,
+                   " (phase 1 trains max_width**3 structures)")  # fmt: skip
+    structure = search.structure
+    if structure is not None and any(w < 1 for w in structure):
+        fail("search.structure", "every width must be at least 1")
+    if structure:
+        _check_at_most("search.structure", max(structure), MAX_PHASE2_WIDTH, fail,
+                       " (phase 2 lists every mask of the structure)")  # fmt: skip
+    if not search.phase1 and not search.phase2:
+        fail("search.phase2", "phase1 and phase2 are both false: the search trains nothing")
+    if not search.phase1 and search.phase2 and structure is None:
+        fail("search.phase1", "phase 2 needs a structure: set search.structure, or keep "
+                              "phase 1 to find the minimal one")  # fmt: skip
+    if search.init not in INIT_MODES:
+        fail("search.init", f"choose {', '.join(INIT_MODES)}")
+    _check_network(search.fixed_network, search.max_width, "search", fail)
+    if search.fixed_networks is not None:
+        if search.init != "fixed":
+            fail("search.fixed_networks", 'goes with init = "fixed"')
+        if search.fixed_network is not None:
+            fail("search.fixed_networks", "give fixed_network or fixed_networks, not both")
+        if not search.fixed_networks:
+            fail("search.fixed_networks", "name at least one network")
+        for network in search.fixed_networks:
+            _check_network(network, search.max_width, "search", fail)
+    if search.symmetry not in ("layer", "joint"):
+        fail("search.symmetry", "choose layer or joint")
+    _check_lrs("search.lrs", search.lrs, fail)
+    if search.phase2_lrs is not None:
+        _check_lrs("search.phase2_lrs", search.phase2_lrs, fail)
+    if search.max_masks < 1:
+        fail("search.max_masks", "must be at least 1")
+    _check_at_most("search.max_masks", search.max_masks, MAX_MASKS, fail)
+    if search.phase2_nnz is not None and any(n < 0 for n in search.phase2_nnz):
+        fail("search.phase2_nnz", "weight counts are at least 0 (0: every count)")
+    if search.init == "fixed" and structure and max(structure) > search.max_width:
+        fail(
+            "search.structure",
+            f"fixed init cuts structures from a {search.max_width}-wide network "
+            "(search.max_width); every width must be at most that",
+        )
+
+
+def _check_prune(spec: SweepSpec, prune: PruneSpec, fail: Fail) -> None:
+    from algorithms.registry import ALGORITHMS
+
+    if not prune.algorithms:
+        fail("prune.algorithms", 'name at least one algorithm (or "all")')
+    for name in prune.algorithms:
+        if name not in ALGORITHMS:
+            fail(
+                "prune.algorithms",
+                f"unknown algorithm {name!r}; choose from {', '.join(ALGORITHMS)}",
+            )
+    if not prune.widths and not prune.from_search:
+        fail("prune.widths", "name at least one width (or prune from_search = true)")
+    if any(w < 1 for w in prune.widths):
+        fail("prune.widths", "every width must be at least 1")
+    _check_at_most("prune.widths", max(prune.widths, default=0), MAX_WIDTH, fail)
+    if not prune.nnz:
+        fail("prune.nnz", "name at least one weight-nnz target")
+    if any(n < 1 for n in prune.nnz):
+        fail("prune.nnz", "every target must be at least 1")
+    if prune.from_search and (spec.search is None or not spec.search.phase1):
+        fail("prune.from_search", "prunes from phase 1's minimal structure: needs a [search] "
+                                  "with phase1 = true")  # fmt: skip
+    if prune.init not in PRUNE_INIT_MODES:
+        fail("prune.init", f"choose {', '.join(PRUNE_INIT_MODES)}")
+    fixed_width = spec.search.max_width if spec.search else 16
+    fixed_width = _check_network(prune.fixed_network, fixed_width, "prune", fail)
+    if prune.init == "fixed" and max(prune.widths, default=0) > fixed_width:
+        fail(
+            "prune.widths",
+            f"fixed init cuts structures from a {fixed_width}-wide network; "
+            f"every width must be at most {fixed_width}",
+        )
+    _check_targets_fit(prune, fail)
+    _check_hparams(prune, fail)
+
+
+def _check_targets_fit(prune: PruneSpec, fail: Fail) -> None:
+    """Named widths must take at least one target (each below the width's weights)."""
+    from algorithms.connectivity import total_weights
+    from harness.sweeps.prune_runs import valid_targets
+
+    if prune.from_search or any(valid_targets((w, w, w), prune.nnz) for w in prune.widths):
+        return
+    widest = max(prune.widths)
+    fail("prune.nnz", f"no width takes any target: a target must be at least 4 and below the "
+                      f"width's weights ({total_weights((2, widest, widest, widest, 1))} at "
+                      f"width {widest})")  # fmt: skip
+
+
+def _check_hparams(prune: PruneSpec, fail: Fail) -> None:
+    from algorithms.hparams import HyperParameterError
+    from harness.sweeps.prune_runs import hparams_from_tables
+
+    for name, table in prune.hparams.items():
+        if not isinstance(table, dict):
+            fail(f"prune.hparams.{name}", "expected a table of hyper-parameters")
+    try:
+        hparams_from_tables(prune.algorithms, prune.hparams, prune.init)
+    except HyperParameterError as error:
+        name = str(error).partition(":")[0].strip("'")
+        key = f"prune.hparams.{name}" if name in prune.hparams else "prune.hparams"
+        fail(key, str(error))
+
+
+def _check_population(spec: SweepSpec, fail: Fail) -> None:
+    """One population of the widest network the spec names must fit in memory."""
+    from algorithms.connectivity import total_weights
+
+    widest: list[int] = [*spec.prune.widths] if spec.prune else []
     if spec.search is not None:
-        if spec.search.max_width < 1:
-            fail("search.max_width", "must be at least 1")
-        if spec.search.structure is not None and any(w < 1 for w in spec.search.structure):
-            fail("search.structure", "every width must be at least 1")
-        if spec.search.init not in INIT_MODES:
-            fail("search.init", f"choose {', '.join(INIT_MODES)}")
-        _check_network(spec.search.fixed_network, spec.search.max_width, "search", fail)
-        if spec.search.fixed_networks is not None:
-            if spec.search.init != "fixed":
-                fail("search.fixed_networks", "goes with init = \"fixed\"")
-            if spec.search.fixed_network is not None:
-                fail("search.fixed_networks", "give fixed_network or fixed_networks, not both")
-            if not spec.search.fixed_networks:
-                fail("search.fixed_networks", "name at least one network")
-            for network in spec.search.fixed_networks:
-                _check_network(network, spec.search.max_width, "search", fail)
-        if spec.search.symmetry not in ("layer", "joint"):
-            fail("search.symmetry", "choose layer or joint")
-        for key in ("lrs", "phase2_lrs"):
-            lrs = getattr(spec.search, key)
-            if lrs is not None and (not lrs or any(lr <= 0 for lr in lrs)):
-                fail(f"search.{key}", "need at least one positive learning rate")
-        if spec.search.max_masks < 1:
-            fail("search.max_masks", "must be at least 1")
-        if spec.search.phase2_nnz is not None and any(n < 0 for n in spec.search.phase2_nnz):
-            fail("search.phase2_nnz", "weight counts are at least 0 (0: every count)")
-        structure = spec.search.structure
-        if spec.search.init == "fixed" and structure and max(structure) > spec.search.max_width:
-            fail(
-                "search.structure",
-                f"fixed init cuts structures from a {spec.search.max_width}-wide network "
-                "(search.max_width); every width must be at most that",
-            )
-    if spec.prune is not None:
-        from algorithms.registry import ALGORITHMS
-
-        for name in spec.prune.algorithms:
-            if name not in ALGORITHMS:
-                fail(
-                    "prune.algorithms",
-                    f"unknown algorithm {name!r}; choose from {', '.join(ALGORITHMS)}",
-                )
-        if any(w < 1 for w in spec.prune.widths):
-            fail("prune.widths", "every width must be at least 1")
-        if any(n < 1 for n in spec.prune.nnz):
-            fail("prune.nnz", "every target must be at least 1")
-        if spec.prune.init not in PRUNE_INIT_MODES:
-            fail("prune.init", f"choose {', '.join(PRUNE_INIT_MODES)}")
-        fixed_width = spec.search.max_width if spec.search else 16
-        fixed_width = _check_network(spec.prune.fixed_network, fixed_width, "prune", fail)
-        if spec.prune.init == "fixed" and max(spec.prune.widths, default=0) > fixed_width:
-            fail(
-                "prune.widths",
-                f"fixed init cuts structures from a {fixed_width}-wide network; "
-                f"every width must be at most {fixed_width}",
-            )
-        from algorithms.hparams import HyperParameterError
-        from harness.sweeps.prune_runs import hparams_from_tables
-
-        for name, table in spec.prune.hparams.items():
-            if not isinstance(table, dict):
-                fail(f"prune.hparams.{name}", "expected a table of hyper-parameters")
-        try:
-            hparams_from_tables(spec.prune.algorithms, spec.prune.hparams, spec.prune.init)
-        except HyperParameterError as error:
-            fail("prune.hparams", str(error))
+        widest += [
+            spec.search.max_width if spec.search.phase1 else 1,
+            *(spec.search.structure or ()),
+        ]
+    if not widest:
+        return
+    width = max(widest)
+    weights = spec.population * total_weights((2, width, width, width, 1))
+    if weights > MAX_POPULATION_WEIGHTS:
+        fail("population", f"{spec.population:,} networks {width} wide hold {weights:,} weights, "
+                           f"over the limit of {MAX_POPULATION_WEIGHTS:,} in one population; "
+                           "lower population")  # fmt: skip
 
 
 def _check_network(
@@ -322,16 +456,65 @@ def preset_names() -> list[str]:
 def preset_text(name: str) -> str:
     if name not in preset_names():
         raise UserError(f"unknown preset {name!r}; choose from: {', '.join(preset_names())}")
-    return (resources.files("harness.presets") / f"{name}.toml").read_text()
+    return (resources.files("harness.presets") / f"{name}.toml").read_text(encoding="utf-8")
 
 
 def load_spec(name_or_path: str) -> SweepSpec:
-    """A preset name, or a path to a TOML spec."""
-    path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
+    """A preset name, or a path to a TOML spec (UTF-8)."""
+    return _load(name_or_path, Path.cwd(), ())
+
+
+def _include_id(name: str, base: Path) -> str:
+    """What an include names: a spec file's resolved path (relative to `base`), else a
+    preset name."""
+    path = base / name
+    if Path(name).suffix == ".toml" or path.exists():
+        return str(path.resolve())
+    return name
+
+
+def _load(name: str, base: Path, chain: tuple[str, ...]) -> SweepSpec:
+    ident = _include_id(name, base)
+    if not Path(ident).is_absolute():
+        return parse_spec(preset_text(ident), f"preset {ident}", None, (*chain, ident))
+    path = Path(ident)
+    return parse_spec(_read_text(path, name), name, path.parent, (*chain, ident))
+
+
+def _read_text(path: Path, name: str) -> str:
+    """The file's text; `name`: the path as the user wrote it, for messages."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise UserError(f"cannot read {name}: {error.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise SpecError(
+            "", line, f"line {line} is not UTF-8 text (byte 0x{data[error.start]:02x}); "
+            "save the spec as UTF-8", name,
+        ) from None  # fmt: skip
+
+
+def _load_includes(
+    names: tuple[str, ...], text: str, base: Path | None, chain: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Each include loaded (so validated) and named as _include_id says."""
+    base = base if base is not None else Path.cwd()
+    resolved = []
+    for name in names:
+        ident = _include_id(name, base)
+        line = _line_of(text, "include")
+        if ident in chain:
+            loop = " -> ".join(Path(i).name for i in (*chain, ident))
+            raise SpecError("include", line, f"include cycle: {loop}")
         try:
-            text = path.read_text()
-        except OSError as error:
-            raise UserError(f"cannot read {path}: {error.strerror}") from None
-        return parse_spec(text, str(path))
-    return parse_spec(preset_text(name_or_path), f"preset {name_or_path}")
+            _load(name, base, chain)
+        except SpecError as error:
+            inner = str(error).removeprefix(f"{error.source}: ")
+            raise SpecError("include", line, f"{name}: {inner}") from None
+        except UserError as error:
+            raise SpecError("include", line, f"{name}: {error}") from None
+        resolved.append(ident)
+    return tuple(resolved)
