@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # harness.bench.suites.SUITES's names (that module imports torch); a test keeps them equal
 TRAINING_SUITES = ("train", "search", "prune")
 # and the app's start-up and key response (harness.bench.tui_suite)
-SUITE_NAMES = (*TRAINING_SUITES, "tui")
+SUITE_NAMES = (*TRAINING_SUITES, "overparam", "tui")
 # columns that move to the title when every row has the same value
 SHARED = ("width", "population", "device", "engine")
 LEGEND = (
@@ -95,10 +95,16 @@ def bench(
     and the projected time of the paper's 95% phase 2. prune: each algorithm's run,
     pruning included, at width 16,16,16 and 20 weights, against the same algorithm on one
     model. Kernel compilation is timed separately (compile_s) and left out of the rates.
+    overparam: numpy's float32 matmul rate, dense width-256 training as a share of it,
+    compacted against masked dense training of width-256 models pruned to 40 weights, and
+    the projected time of paper-overparam and paper on this machine (a few minutes).
     tui: the app's start-up (to its first frame, and to the leaderboard) on a store of
     --runs runs, and its response to a key while a sweep trains, in milliseconds."""
     if suite == "tui":
         _bench_tui(runs, repeat, keys, load, as_json)
+        return
+    if suite == "overparam":
+        _bench_overparam(population or 8, as_json)
         return
     from harness.bench.bench import BenchOptions
     from harness.bench.suites import SUITES
@@ -140,6 +146,23 @@ def _bench_tui(runs: int, repeat: int, keys: int, load: str, as_json: bool) -> N
             row.measure, row.how, str(row.samples), _ms(row.median_ms), _ms(row.p95_ms), row.note
         )
     Console().print(fit(table, prose=("note",)))
+
+
+def _bench_overparam(models: int, as_json: bool) -> None:
+    from harness.bench.overparam import overparam_figures
+    from harness.timefmt import format_duration
+
+    figures = dataclasses.asdict(overparam_figures(models=models))
+    if as_json:
+        typer.echo(json.dumps(figures))
+        return
+    table = compact_table("measure", "value", title=f"bench overparam; cpu {figures['cpu']}")
+    for key, value in figures.items():
+        if key == "cpu":
+            continue
+        shown = format_duration(value) if key.startswith("projected_") else f"{value:,.3g}"
+        table.add_row(key, shown)
+    Console().print(fit(table))
 
 
 def _ms(value: float | None) -> str:

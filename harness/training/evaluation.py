@@ -32,6 +32,14 @@ _BLOCK = 256
 turns into SIMD code (a few times faster than one point at a time)."""
 
 
+@numba.njit(inline="always")
+def _all_finite(row: np.ndarray, count: int) -> bool:
+    for p in range(count):
+        if not np.isfinite(row[p]):
+            return False
+    return True
+
+
 @numba.njit(parallel=True, cache=True)
 def _score(xt, y, weights, biases, sizes, correct, loss):  # type: ignore[no-untyped-def]
     """xt: inputs transposed [in, N]; per model m, `correct[m]` points right and `loss[m]`
@@ -42,6 +50,8 @@ def _score(xt, y, weights, biases, sizes, correct, loss):  # type: ignore[no-unt
     for m in numba.prange(weights.shape[1]):
         a = np.zeros((width, _BLOCK), dtype=np.float32)
         b = np.zeros((width, _BLOCK), dtype=np.float32)
+        finite_a = np.ones(width, dtype=np.bool_)
+        finite_b = np.ones(width, dtype=np.bool_)
         hits = 0
         total = 0.0
         for start in range(0, points, _BLOCK):
@@ -49,6 +59,7 @@ def _score(xt, y, weights, biases, sizes, correct, loss):  # type: ignore[no-unt
             for i in range(sizes[0]):
                 for p in range(count):
                     a[i, p] = xt[i, start + p]
+                finite_a[i] = _all_finite(a[i], count)
             for layer in range(layers):
                 for o in range(sizes[layer + 1]):
                     bias = biases[layer, m, o]
@@ -56,12 +67,16 @@ def _score(xt, y, weights, biases, sizes, correct, loss):  # type: ignore[no-unt
                         b[o, p] = bias
                     for i in range(sizes[layer]):
                         w = weights[layer, m, o, i]
+                        if w == 0 and finite_a[i]:
+                            continue  # adds exact zeros: a pruned weight costs nothing
                         for p in range(count):
                             b[o, p] += w * a[i, p]
                     if layer < layers - 1:
                         for p in range(count):
                             b[o, p] = max(b[o, p], np.float32(0.0))
+                    finite_b[o] = _all_finite(b[o], count)
                 a, b = b, a
+                finite_a, finite_b = finite_b, finite_a
             block = 0.0
             for p in range(count):
                 z = a[0, p]

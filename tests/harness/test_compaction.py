@@ -134,3 +134,18 @@ def test_auto_sends_pruned_wide_models_to_the_sparse_kernel_and_keeps_dense_ones
     for rows, alone in (([0, 2], dense_alone), ([1, 3], sparse_alone)):
         for a, b in zip(_parameters(mixed), _parameters(alone), strict=True):
             assert torch.equal(a[rows], b)
+
+
+def test_scoring_skips_pruned_weights_but_keeps_a_non_finite_activation_poisoning() -> None:
+    """The CPU scorer skips zero weights (exact: they add zeros) unless the activation
+    they would multiply is not finite, where 0 * inf = nan must still reach the output."""
+    from harness.training.evaluation import evaluate
+
+    population = _hand_built()
+    healthy = evaluate(population, DATA)
+    assert torch.isfinite(healthy.loss).all()
+    poisoned = population.clone()
+    poisoned.weights[0][0, 2, 1] = torch.finfo(torch.float32).max  # hidden-1 neuron 2 -> inf
+    poisoned.biases[0][0, 2] = torch.finfo(torch.float32).max
+    result = evaluate(poisoned, DATA)
+    assert torch.isnan(result.loss).all()  # its zero outgoing weights multiply inf

@@ -69,76 +69,86 @@ class SparseLists:
         return self.edge_start[:, -1]
 
 
-def _stack(rows: list[np.ndarray], fill: int, dtype: type) -> np.ndarray:
-    width = max(1, max((len(r) for r in rows), default=1))
-    out = np.full((len(rows), width), fill, dtype=dtype)
-    for k, row in enumerate(rows):
-        out[k, : len(row)] = row
-    return out
-
-
 def sparse_lists(weight_masks: list[torch.Tensor], dense: bool = False) -> SparseLists:
-    """The lists of every model of a population whose weight masks are `weight_masks`."""
+    """The lists of every model of a population whose weight masks are `weight_masks`,
+    built for all models at once (a population re-imports at every callback event)."""
     wmasks = [m.cpu().numpy().astype(bool) for m in weight_masks]
     bmasks = [m.cpu().numpy().astype(bool) for m in derive_bias_masks(weight_masks)]
     depth, models = len(wmasks), wmasks[0].shape[0]
-    inputs = wmasks[0].shape[2]
     if dense:
-        live = [np.ones(w.shape[:2], bool) for w in wmasks[:-1]]
+        hidden = [np.ones(w.shape[:2], bool) for w in wmasks[:-1]]
     else:
-        live = [t.numpy() for t in live_neurons(weight_masks)]
-    numels = [w[0].size for w in wmasks] + [b[0].size for b in bmasks]
-    per_model = {key: [] for key in ("rs", "bp", "ei", "eo", "ep", "es", "mk", "tn", "fl", "np")}
-    for m in range(models):
-        # rows: inputs, then each hidden layer's live neurons, then the output
-        alive = [np.ones(inputs, bool), *(lv[m] for lv in live), np.ones(1, bool)]
-        counts = [int(a.sum()) for a in alive]
-        row_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-        row_of = [row_start[k] + np.cumsum(a) - 1 for k, a in enumerate(alive)]
-        tensors, flats, masks = [], [], []
-        edge_rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for layer in range(depth):
-            kept = wmasks[layer][m]
-            chosen = np.ones_like(kept) if dense else kept
-            o, i = np.nonzero(chosen)  # sorted by output, then input
-            first = sum(len(f) for f in flats)
-            tensors.append(np.full(len(o), layer))
-            flats.append(m * numels[layer] + o * kept.shape[1] + i)
-            masks.append(kept[o, i].astype(np.float32))
-            into_live = alive[layer + 1][o]
-            params = first + np.arange(len(o))
-            edge_rows.append(
-                (row_of[layer][i[into_live]], row_of[layer + 1][o[into_live]], params[into_live])
-            )
-        bias_param = np.full(row_start[-1], -1, np.int64)
-        for layer in range(depth):
-            kept = bmasks[layer][m]
-            (o,) = np.nonzero(np.ones_like(kept) if dense else kept)
-            first = sum(len(f) for f in flats)
-            tensors.append(np.full(len(o), depth + layer))
-            flats.append(m * numels[depth + layer] + o)
-            masks.append(kept[o].astype(np.float32))
-            on_live = alive[layer + 1][o]
-            bias_param[row_of[layer + 1][o[on_live]]] = first + np.flatnonzero(on_live)
-        per_model["rs"].append(row_start)
-        per_model["bp"].append(bias_param)
-        per_model["ei"].append(np.concatenate([e[0] for e in edge_rows]))
-        per_model["eo"].append(np.concatenate([e[1] for e in edge_rows]))
-        per_model["ep"].append(np.concatenate([e[2] for e in edge_rows]))
-        per_model["es"].append(np.concatenate([[0], np.cumsum([len(e[0]) for e in edge_rows])]))
-        per_model["mk"].append(np.concatenate(masks))
-        per_model["tn"].append(np.concatenate(tensors))
-        per_model["fl"].append(np.concatenate(flats))
-        per_model["np"].append(len(per_model["mk"][-1]))
+        hidden = [t.numpy() for t in live_neurons(weight_masks)]
+    alive = [np.ones((models, wmasks[0].shape[2]), bool), *hidden, np.ones((models, 1), bool)]
+    counts = np.stack([a.sum(1) for a in alive], axis=1)
+    row_start = np.concatenate([np.zeros((models, 1), np.int64), np.cumsum(counts, 1)], 1)
+    row_of = [row_start[:, [k]] + np.cumsum(a, 1) - 1 for k, a in enumerate(alive)]
+
+    # every parameter: weights layer by layer, then biases; (model, order) sorted
+    model_ids, tensor_ids, flats, kept, edge_layer, edge_in, edge_out, bias_row = (
+        [] for _ in range(8)
+    )
+    for layer, mask in enumerate(wmasks):
+        m, o, i = np.nonzero(np.ones_like(mask) if dense else mask)
+        into_live = alive[layer + 1][m, o]
+        model_ids.append(m)
+        tensor_ids.append(np.full(len(m), layer))
+        flats.append((m * mask.shape[1] + o) * mask.shape[2] + i)
+        kept.append(mask[m, o, i])
+        edge_layer.append(np.where(into_live, layer, -1))
+        edge_in.append(row_of[layer][m, i])
+        edge_out.append(row_of[layer + 1][m, o])
+        bias_row.append(np.full(len(m), -1))
+    for layer, mask in enumerate(bmasks):
+        m, o = np.nonzero(np.ones_like(mask) if dense else mask)
+        model_ids.append(m)
+        tensor_ids.append(np.full(len(m), depth + layer))
+        flats.append(m * mask.shape[1] + o)
+        kept.append(mask[m, o])
+        edge_layer.append(np.full(len(m), -1))
+        edge_in.append(np.zeros(len(m), np.int64))
+        edge_out.append(np.zeros(len(m), np.int64))
+        bias_row.append(np.where(alive[layer + 1][m, o], row_of[layer + 1][m, o], -1))
+    order = np.argsort(np.concatenate(model_ids), kind="stable")
+
+    def cat(parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts)[order]
+
+    model, tensor, flat = cat(model_ids), cat(tensor_ids), cat(flats)
+    mask, layer_of, e_in, e_out, b_row = (
+        cat(kept), cat(edge_layer), cat(edge_in), cat(edge_out), cat(bias_row)
+    )
+    n_params = np.bincount(model, minlength=models)
+    first = np.concatenate([[0], np.cumsum(n_params)[:-1]])
+    rank = np.arange(len(model)) - first[model]
+
+    def padded(where: np.ndarray, column: np.ndarray, values: np.ndarray, width: int,
+               fill: float, dtype: type) -> np.ndarray:  # fmt: skip
+        out = np.full((models, max(1, width)), fill, dtype=dtype)
+        out[model[where], column] = values
+        return out
+
+    everything = np.ones(len(model), bool)
+    width = int(n_params.max(initial=0))
+    edge = layer_of >= 0
+    per_layer = np.zeros((models, depth), np.int64)
+    np.add.at(per_layer, (model[edge], layer_of[edge]), 1)
+    edge_start = np.concatenate([np.zeros((models, 1), np.int64), np.cumsum(per_layer, 1)], 1)
+    edge_first = np.concatenate([[0], np.cumsum(edge_start[:, -1])[:-1]])
+    edge_rank = np.arange(int(edge.sum())) - edge_first[model[edge]]
+    edges_wide = int(edge_start[:, -1].max(initial=0))
+    has_bias = b_row >= 0
+    bias_param = np.full((models, max(1, int(row_start[:, -1].max()))), -1, np.int64)
+    bias_param[model[has_bias], b_row[has_bias]] = rank[has_bias]
     return SparseLists(
-        n_params=np.asarray(per_model["np"], np.int64),
-        row_start=np.stack(per_model["rs"]).astype(np.int64),
-        bias_param=_stack(per_model["bp"], -1, np.int64),
-        edge_in=_stack(per_model["ei"], 0, np.int64),
-        edge_out=_stack(per_model["eo"], 0, np.int64),
-        edge_param=_stack(per_model["ep"], 0, np.int64),
-        edge_start=np.stack(per_model["es"]).astype(np.int64),
-        mask=_stack(per_model["mk"], 0, np.float32),
-        tensor=_stack(per_model["tn"], -1, np.int64),
-        flat=_stack(per_model["fl"], -1, np.int64),
+        n_params=n_params.astype(np.int64),
+        row_start=row_start.astype(np.int64),
+        bias_param=bias_param,
+        edge_in=padded(edge, edge_rank, e_in[edge], edges_wide, 0, np.int64),
+        edge_out=padded(edge, edge_rank, e_out[edge], edges_wide, 0, np.int64),
+        edge_param=padded(edge, edge_rank, rank[edge], edges_wide, 0, np.int64),
+        edge_start=edge_start,
+        mask=padded(everything, rank, mask, width, 0, np.float32),
+        tensor=padded(everything, rank, tensor, width, -1, np.int64),
+        flat=padded(everything, rank, flat, width, -1, np.int64),
     )

@@ -109,6 +109,10 @@ class SparseEngine:
         if orders.shape[0] != models:
             orders = np.broadcast_to(orders[:1], (models, orders.shape[1]))
         table = np.ascontiguousarray(orders, dtype=np.int32)
+        if (first + count) * self.config.batch_size > table.shape[1]:
+            raise ValueError(
+                f"orders of shape {orders.shape} do not cover steps {first}..{first + count - 1}"
+            )
         self._run(table, np.zeros(models, np.int64), 0, first, count, lrs)
 
     def run_epoch(self, seeds: np.ndarray, epoch: int, n: int, lrs: np.ndarray) -> None:
