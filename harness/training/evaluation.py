@@ -34,10 +34,10 @@ turns into SIMD code (a few times faster than one point at a time)."""
 
 @numba.njit(inline="always")
 def _all_finite(row: np.ndarray, count: int) -> bool:
+    finite = True
     for p in range(count):
-        if not np.isfinite(row[p]):
-            return False
-    return True
+        finite &= np.isfinite(row[p])
+    return finite
 
 
 @numba.njit(parallel=True, cache=True)
