@@ -1,7 +1,8 @@
 """`sparsest bench --suite overparam`: can this machine run the overparameterisation study?
 
 Measured in one run, on this machine:
-- `sgemm_gflops`: numpy's float32 matrix product (2048 x 2048, best of five), the yardstick.
+- `sgemm_gflops`: numpy's float32 matrix product (2048 x 2048, best of five, measured just
+  before and just after the dense population, the higher kept), the yardstick.
 - `dense_w256_*`: a population of dense 2-256-256-256-1 models trained by the `auto`
   engine, in model-epochs/s and as a fraction of sgemm (a model-epoch of that network is
   6 x 131,840 x 49,982 = 39.5 GFLOP: forward, weight gradient and input gradient).
@@ -107,10 +108,11 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def overparam_figures(models: int = 8, dense_steps: int = 40) -> OverparamFigures:
-    sgemm = sgemm_gflops()
+def overparam_figures(models: int = 32, dense_steps: int = 20) -> OverparamFigures:
     dense = Population.initialize(WIDE, list(range(models)), [0.1] * models, ["cosine"] * models)
+    before = sgemm_gflops()
     dense_rate = _rate(dense, dense_steps, "auto")
+    sgemm = max(before, sgemm_gflops())  # the machine's better moment: the harder yardstick
     points = load_dataset("cubist-spiral").points
     fraction = dense_rate * DENSE_FLOP * points / 1e9 / sgemm
     pruned = _pruned_w256(models)

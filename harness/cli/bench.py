@@ -104,7 +104,7 @@ def bench(
         _bench_tui(runs, repeat, keys, load, as_json)
         return
     if suite == "overparam":
-        _bench_overparam(population or 8, as_json)
+        _bench_overparam(population or 32, as_json)
         return
     from harness.bench.bench import BenchOptions
     from harness.bench.suites import SUITES

@@ -7,6 +7,10 @@ small and fixed), which keeps one step to a few batched kernels.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 
@@ -43,46 +47,61 @@ class TorchEngine:
             if dst is not src:
                 dst.copy_(src)
 
-    def gradients(
-        self, index: torch.Tensor
-    ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
-        """Mean BCE gradients of every model on its own batch `index` [M, B].
+    def run_steps(self, orders: np.ndarray, first: int, count: int, lrs: np.ndarray) -> None:
+        batch = self.config.batch_size
+        order = torch.as_tensor(np.ascontiguousarray(orders), device=self.device, dtype=torch.int64)
+        lr = torch.as_tensor(lrs, device=self.device, dtype=torch.float32)
+        self._rates = [-lr.view(-1, 1, 1), -lr.view(-1, 1)]
+        self._masked = [
+            (not bool(w.all()), not bool(b.all()))
+            for w, b in zip(self.weight_masks, self.bias_masks, strict=True)
+        ]
+        with cpu_threads(self.device):
+            for step in range(first, first + count):
+                self._step(order[:, step * batch : (step + 1) * batch])
 
-        Returns weight grads [M, out, in], bias grads [M, out] and the losses [M].
-        """
+    def _step(self, index: torch.Tensor) -> None:
+        """One SGD step of every model on its own batch `index` [M, B]: the mean BCE
+        gradient (by hand: the MLP is small and fixed) accumulated straight into the
+        momentum, buf = momentum * buf + weight_decay * p + grad (torch.optim.SGD's
+        update, summed in another order), then p -= lr * buf and the mask, layer by
+        layer from the output (each layer's delta taken before its weights move)."""
+        cfg = self.config
         y = self.y[index]
         activations: list[torch.Tensor] = []  # each layer's input
         logits = mlp_forward(self.weights, self.biases, self.x[index], activations)
-        depth = len(self.weights)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(
-            logits, y, reduction="none"
-        ).mean(dim=1)
         delta = ((torch.sigmoid(logits) - y) / logits.shape[1]).unsqueeze(-1)
-        weight_grads: list[torch.Tensor] = [None] * depth  # type: ignore[list-item]
-        bias_grads: list[torch.Tensor] = [None] * depth  # type: ignore[list-item]
-        for layer in range(depth - 1, -1, -1):
+        weight_rate, bias_rate = self._rates
+        for layer in range(len(self.weights) - 1, -1, -1):
             a_in = activations[layer]
-            weight_grads[layer] = torch.bmm(delta.transpose(1, 2), a_in)
-            bias_grads[layer] = delta.sum(dim=1)
-            if layer > 0:
-                delta = torch.bmm(delta, self.weights[layer]) * (a_in > 0)
-        return weight_grads, bias_grads, loss
+            w, b = self.weights[layer], self.biases[layer]
+            w_buf, b_buf = self.weight_momentum[layer], self.bias_momentum[layer]
+            back = torch.bmm(delta, w) if layer > 0 else None
+            w_buf.mul_(cfg.momentum).add_(w, alpha=cfg.weight_decay)
+            w_buf.baddbmm_(delta.transpose(1, 2), a_in)
+            b_buf.mul_(cfg.momentum).add_(b, alpha=cfg.weight_decay).add_(delta.sum(dim=1))
+            w.addcmul_(weight_rate, w_buf)
+            b.addcmul_(bias_rate, b_buf)
+            w_masked, b_masked = self._masked[layer]
+            if w_masked:
+                w.mul_(self.weight_masks[layer])
+            if b_masked:
+                b.mul_(self.bias_masks[layer])
+            if back is not None:
+                delta = torch.ops.aten.threshold_backward(back, a_in, 0.0)
 
-    def run_steps(self, orders: np.ndarray, first: int, count: int, lrs: np.ndarray) -> None:
-        cfg = self.config
-        batch = cfg.batch_size
-        order = torch.as_tensor(np.ascontiguousarray(orders), device=self.device, dtype=torch.int64)
-        lr = torch.as_tensor(lrs, device=self.device, dtype=torch.float32)
-        for step in range(first, first + count):
-            index = order[:, step * batch : (step + 1) * batch]
-            weight_grads, bias_grads, _ = self.gradients(index)
-            for params, grads, bufs, masks in (
-                (self.weights, weight_grads, self.weight_momentum, self.weight_masks),
-                (self.biases, bias_grads, self.bias_momentum, self.bias_masks),
-            ):
-                for p, g, buf, mask in zip(params, grads, bufs, masks):
-                    g.add_(p, alpha=cfg.weight_decay)
-                    buf.mul_(cfg.momentum).add_(g)  # from zero: exactly torch's first step
-                    shape = (-1,) + (1,) * (p.dim() - 1)
-                    p.sub_(lr.view(shape) * buf)
-                    p.mul_(mask)
+
+@contextmanager
+def cpu_threads(device: torch.device) -> Iterator[None]:
+    """Torch on every core while a dense population trains on the CPU (nothing else runs
+    then: the harness's other torch work keeps one thread, see engines.select);
+    $SPARSEST_TORCH_THREADS caps it."""
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(os.environ.get("SPARSEST_TORCH_THREADS", os.cpu_count() or 1)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
