@@ -51,7 +51,9 @@ def summary_lines(check: Check, labels: Mapping[str, str] | None = None) -> list
         size = f"runs: {plan.runs:,}"
         if plan.phase2_pending:
             size += " + those that follow phase 1"
-        if check.throughput is not None and plan.model_epochs:
+        if plan.projected_s is not None:
+            size += f" · projected {duration(plan.projected_s)} on this machine (calibrated)"
+        elif check.throughput is not None and plan.model_epochs:
             rate, source = check.throughput
             size += (
                 f" · about {duration(plan.model_epochs / rate)} "

@@ -50,6 +50,7 @@ class SpecPlan:
     phase2_pending: bool
     dataset: str
     device: str
+    projected_s: float | None = None  # from this machine's calibration cache, if complete
 
 
 def preset_names() -> list[str]:
@@ -107,14 +108,31 @@ def plan(spec: Any) -> SpecPlan:
     trainings (harness.sweeps.plan.summarize)."""
     from harness.sweeps.plan import plan_sweep, summarize
 
-    parts = summarize(plan_sweep(spec))
+    plans = plan_sweep(spec)
+    parts = summarize(plans)
     return SpecPlan(
         sum(part.new_runs for part in parts),
         float(sum(part.model_epochs for part in parts)),
         any(part.phase2_follows or part.prune_follows for part in parts),
         spec.dataset,
         spec.device,
+        projected_seconds(plans, spec),
     )
+
+
+def projected_seconds(plans: Any, spec: Any) -> float | None:
+    """What `sparsest run SPEC --dry-run` projects, when this machine's calibration cache
+    holds every cost class of the plan (the builder never calibrates: it would stall)."""
+    from harness.errors import UserError
+    from harness.sweeps.projection import cached_costs, project
+    from harness.training.engines.select import resolve_device
+
+    try:
+        device = str(resolve_device(spec.device))
+    except UserError:  # a device this machine lacks: no projection
+        return None
+    costs = cached_costs(plans, device, spec.engine, calibrate_missing=False)
+    return None if costs is None else sum(p.seconds for p in project(plans, costs))
 
 
 def measured_throughput(store: ResultsStore, dataset: str) -> tuple[float, int] | None:

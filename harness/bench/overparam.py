@@ -26,7 +26,7 @@ from algorithms.snip import Snip, SnipParams
 from harness.search.config import Phase2Config
 from harness.search.phases import plan_phase2
 from harness.sweeps.plan import plan_sweep
-from harness.sweeps.projection import calibrate, project
+from harness.sweeps.projection import calibrate, cpu_name, project
 from harness.sweeps.spec_file import load_spec
 from harness.training.datasets import load_dataset
 from harness.training.engines.base import SGDConfig, TrainState
@@ -92,20 +92,6 @@ def _pruned_w256(models: int) -> Population:
     population.weight_masks = [m.clone() for m in masks]
     population.apply_masks()
     return population
-
-
-def cpu_name() -> str:
-    """The CPU's model name (/proc/cpuinfo), else what platform knows."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
 
 
 def overparam_figures(models: int = 32, dense_steps: int = 20) -> OverparamFigures:

@@ -45,8 +45,19 @@ def run(
         typer.Option("--leaderboard/--no-leaderboard", help="Print the leaderboard at the end."),
     ] = True,
     dry_run: Annotated[
-        bool, typer.Option(help="Print the runs each part of the spec expands into; train nothing.")
+        bool,
+        typer.Option(
+            help="Print the runs each part of the spec expands into and the time they are "
+            "projected to take on this machine; train nothing."
+        ),
     ] = False,
+    project: Annotated[
+        bool,
+        typer.Option(
+            help="With --dry-run: project each part's time from a short calibration per "
+            "algorithm and width (cached per machine; the first time takes a while)."
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="With --dry-run: print JSON.")] = False,
 ) -> None:
     """Run a sweep: expand the spec into runs, train them in populations, write every
@@ -59,7 +70,7 @@ def run(
 
     sweep_spec = load_spec(spec)
     if dry_run:
-        print_plan(sweep_spec, as_json)
+        print_plan(sweep_spec, as_json, project)
         return
     if as_json:
         raise UserError("--json goes with --dry-run; a running sweep reports with --progress jsonl")
@@ -126,9 +137,10 @@ SUMMARIZED_RUNS = 200_000
 counts them per part, without listing one."""
 
 
-def print_plan(sweep_spec: SweepSpec, as_json: bool) -> None:
-    """The runs each part of the spec trains, known before phase 1 runs, and which parts
-    add more once phase 1 has found its minimal structures."""
+def print_plan(sweep_spec: SweepSpec, as_json: bool, project: bool = True) -> None:
+    """The runs each part of the spec trains, known before phase 1 runs, which parts add
+    more once phase 1 has found its minimal structures, and (`project`) how long each
+    part's known runs should take on this machine."""
     import json
 
     from harness.sweeps.plan import check_size, flatten, plan_sweep, summarize
@@ -137,22 +149,55 @@ def print_plan(sweep_spec: SweepSpec, as_json: bool) -> None:
     if check_size(parts) > SUMMARIZED_RUNS:
         print_counts(sweep_spec, parts, as_json)
         return
-    summaries = summarize(plan_sweep(sweep_spec))
+    plans = plan_sweep(sweep_spec)
+    summaries = summarize(plans)
     total = sum(p.new_runs for p in summaries)
+    projected = _projection(plans, sweep_spec) if project else None
     if as_json:
         parts_json = [p.as_dict() for p in summaries]
-        print(json.dumps({"spec": sweep_spec.name, "runs": total, "parts": parts_json}))
+        if projected is not None:
+            for part, seconds in zip(parts_json, projected, strict=True):
+                part["projected_s"] = seconds
+        out = {"spec": sweep_spec.name, "runs": total, "parts": parts_json}
+        if projected is not None:
+            out["projected_s"] = sum(projected)
+        print(json.dumps(out))
         return
+    from harness.timefmt import format_duration
+
+    headers = ["part", "runs", "new", "then"] + (["projected"] if projected else [])
+    when = f", about {format_duration(sum(projected))} here" if projected else ""
     table = compact_table(
-        "part", "runs", "new", "then",
-        title=f"{sweep_spec.name}: {total:,} runs to train, known before training",
+        *headers,
+        title=f"{sweep_spec.name}: {total:,} runs to train, known before training{when}",
         caption="new: runs no earlier part trains (parts share runs by run key); then: "
-        "runs added once phase 1 has found the minimal structures",
+        "runs added once phase 1 has found the minimal structures (not projected); "
+        "projected: this machine's time for the new runs, from a calibration per "
+        "algorithm and width",
     )  # fmt: skip
-    for p in summaries:
+    for k, p in enumerate(summaries):
         later = _later(p.phase2_follows, p.prune_follows)
-        table.add_row(p.name, f"{p.runs:,}", f"{p.new_runs:,}", later)
+        cells = [p.name, f"{p.runs:,}", f"{p.new_runs:,}", later]
+        if projected:
+            cells.append(format_duration(projected[k]))
+        table.add_row(*cells)
     Console().print(fit(table))
+
+
+def _projection(plans: list, sweep_spec: SweepSpec) -> list[float] | None:  # type: ignore[type-arg]
+    """Each part's projected seconds (calibrating uncached classes first, with a note)."""
+    from harness.sweeps.projection import cached_costs, project
+    from harness.training.engines.select import resolve_device
+
+    device = str(resolve_device(sweep_spec.device))
+    costs = cached_costs(plans, device, sweep_spec.engine, calibrate_missing=False)
+    if costs is None:
+        Console(stderr=True).print(
+            "calibrating this machine for the projection (once per algorithm and width; "
+            "--no-project skips it)…"
+        )
+        costs = cached_costs(plans, device, sweep_spec.engine)
+    return [part.seconds for part in project(plans, costs)] if costs else None
 
 
 def _later(phase2_follows: bool, prune_follows: bool) -> str:

@@ -3,18 +3,22 @@
 A unit's cost class is its algorithm (empty: the search) and its widest hidden layer. For
 each class in a plan, `calibrate` trains slices of one of its real units end to end
 through `train_unit` (initialisation, scoring, pruning, every training, evaluation,
-records): one model for one epoch, then two models for two, after a warm-up that compiles
-the kernels. Their difference splits the cost into a part per population (callback
-events such as IMP's 200 pruning steps, scoring set-up) and a part per model-epoch, which
-`project` scales to each unit's runs and epochs. Stages that phase 1 decides later are
-not counted (the caller adds an estimate).
+records), after a warm-up that compiles the kernels: a few and many models (4 and 32 up
+to width 16, else 2 and 4), each for one and for two epochs. The four times split the
+cost into a part per population (callback events such as IMP's 200 pruning steps), per
+model (scoring at init, evaluation), per epoch (the loop's own work) and per model-epoch,
+which `project` scales to each unit's runs and epochs. Stages that phase 1 decides later
+are not counted (the caller adds them).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 
@@ -27,13 +31,23 @@ CostClass = tuple[str, int]
 
 @dataclass(frozen=True)
 class Cost:
-    """Seconds per population training (`fixed`) and per model-epoch (`per_model_epoch`)."""
+    """Seconds per population (`fixed`), per model, per model-epoch and per epoch (the
+    training loop's own work, shared by the population)."""
 
     fixed: float
+    per_model: float
     per_model_epoch: float
+    per_epoch: float = 0.0
 
     def seconds(self, runs: int, model_epochs: int) -> float:
-        return self.fixed + self.per_model_epoch * model_epochs if runs else 0.0
+        """A population of `runs` models training `model_epochs` in all."""
+        if not runs:
+            return 0.0
+        epochs = model_epochs / runs
+        return (
+            self.fixed + self.per_model * runs + self.per_epoch * epochs
+            + self.per_model_epoch * model_epochs
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,20 @@ def _time(unit: WorkUnit, split, device: str, engine: str) -> float:  # type: ig
     return time.perf_counter() - started
 
 
+def _fit(slices: list[WorkUnit], seconds: list[float]) -> Cost:
+    """Solve t = fixed + per_model * m + per_epoch * e + per_model_epoch * m * e from the
+    four slices (m, e) = (few, 1), (many, 1), (few, 2), (many, 2); e in training epochs.
+    The per-epoch part is the loop's own work, paid once per population and epoch."""
+    (m1, e1), (m2, _), (_, e2) = ((len(u.runs), u.training_epochs) for u in slices[:3])
+    t11, t21, t12, t22 = seconds
+    dm, de = max(1, m2 - m1), max(1, e2 - e1)
+    per_model_epoch = max(0.0, ((t22 - t12) - (t21 - t11)) / (dm * de))
+    per_model = max(0.0, (t21 - t11) / dm - per_model_epoch * e1)
+    per_epoch = max(0.0, (t12 - t11) / de - per_model_epoch * m1)
+    fixed = max(0.0, t11 - per_model * m1 - per_epoch * e1 - per_model_epoch * m1 * e1)
+    return Cost(fixed, per_model, per_model_epoch, per_epoch)
+
+
 def calibrate(
     plans: Iterable[PartPlan], device: str = "cpu", engine: str = "auto"
 ) -> dict[CostClass, Cost]:
@@ -72,14 +100,11 @@ def calibrate(
         if (unit.dataset, unit.holdout) not in splits:
             splits[unit.dataset, unit.holdout] = load_split(unit.dataset, unit.holdout)
         split = splits[unit.dataset, unit.holdout]
-        small = replace(unit, runs=unit.runs[:1], epochs=1)
-        large = replace(unit, runs=unit.runs[:2], epochs=min(2, unit.epochs))
-        _time(small, split, device, engine)  # warm-up: kernels compiled, caches filled
-        t_small, t_large = _time(small, split, device, engine), _time(large, split, device, engine)
-        me_small = len(small.runs) * small.training_epochs
-        me_large = len(large.runs) * large.training_epochs
-        per = max(0.0, (t_large - t_small) / max(1, me_large - me_small))
-        costs[key] = Cost(max(0.0, t_small - per * me_small), per)
+        few, many = (4, 32) if key[1] <= 16 else (2, 4)  # narrow models cost little
+        shapes = [(few, 1), (many, 1), (few, 2), (many, 2)]
+        slices = [replace(unit, runs=unit.runs[:m], epochs=min(e, unit.epochs)) for m, e in shapes]
+        _time(slices[0], split, device, engine)  # warm-up: kernels compiled, caches filled
+        costs[key] = _fit(slices, [_time(u, split, device, engine) for u in slices])
     return costs
 
 
@@ -98,3 +123,69 @@ def project(plans: Iterable[PartPlan], costs: dict[CostClass, Cost]) -> list[Par
                 seconds += costs[cost_class(unit)].seconds(len(fresh), count)
         out.append(PartProjection(plan.part.name, model_epochs, seconds))
     return out
+
+
+def _cache_path() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "sparsest" / "calibration.json"
+
+
+def machine_key(device: str, engine: str) -> str:
+    """What a calibration depends on besides the class: the machine and the software."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ours = version("sparsest")
+    except PackageNotFoundError:
+        ours = "dev"
+    return "|".join([cpu_name(), str(os.cpu_count()), torch.__version__, ours, device, engine])
+
+
+def _class_key(unit: WorkUnit) -> str:
+    algorithm, width = cost_class(unit)
+    return f"{unit.dataset}|{unit.holdout}|{algorithm or 'search'}|{width}"
+
+
+def cached_costs(
+    plans: list[PartPlan],
+    device: str = "cpu",
+    engine: str = "auto",
+    calibrate_missing: bool = True,
+    path: Path | None = None,
+) -> dict[CostClass, Cost] | None:
+    """The costs of `plans`' classes from the calibration cache, calibrating (and caching)
+    the missing ones; None when some are missing and `calibrate_missing` is false."""
+    path = path or _cache_path()
+    try:
+        cache = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    mine = cache.setdefault(machine_key(device, engine), {})
+    keys = {cost_class(u): _class_key(u) for u in _units(plans)}
+    missing = [plan for plan in plans if any(keys[cost_class(u)] not in mine
+                                             for u in _units([plan]))]  # fmt: skip
+    if missing:
+        if not calibrate_missing:
+            return None
+        for key, cost in calibrate(missing, device, engine).items():
+            mine[keys[key]] = [cost.fixed, cost.per_model, cost.per_model_epoch, cost.per_epoch]
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(cache, indent=1))
+        except OSError:
+            pass  # a read-only home: the figures still stand for this call
+    return {cls: Cost(*mine[key]) for cls, key in keys.items()}
+
+
+def cpu_name() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what platform knows."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()

@@ -130,3 +130,10 @@ def test_summary_lines() -> None:
         summary_lines(check, {"nnz": "weight nnz targets"})[1]
         == "✗ 1 field to fix: weight nnz targets"
     )
+
+
+def test_the_summary_shows_the_calibrated_projection_when_there_is_one() -> None:
+    plan = SpecPlan(1200, 60_000.0, False, "cubist-spiral", "cpu", projected_s=5400.0)
+    lines = summary_lines(Check(1, {}, plan=plan, throughput=(500.0, "measured")))
+    assert "projected 1.5 h on this machine (calibrated)" in lines[0]
+    assert "model-epochs/s" not in lines[0]
