@@ -116,7 +116,11 @@ def sparse_lists(weight_masks: list[torch.Tensor], dense: bool = False) -> Spars
 
     model, tensor, flat = cat(model_ids), cat(tensor_ids), cat(flats)
     mask, layer_of, e_in, e_out, b_row = (
-        cat(kept), cat(edge_layer), cat(edge_in), cat(edge_out), cat(bias_row)
+        cat(kept),
+        cat(edge_layer),
+        cat(edge_in),
+        cat(edge_out),
+        cat(bias_row),
     )
     n_params = np.bincount(model, minlength=models)
     first = np.concatenate([[0], np.cumsum(n_params)[:-1]])
