@@ -155,10 +155,15 @@ def time_prune(
     unit: WorkUnit, data: Dataset, engine: str, device: torch.device
 ) -> tuple[float, int]:
     """(seconds, epochs each model trained) of the unit's algorithm on it as one
-    population: `run(session, targets)`, pruning and every training included."""
+    population: `run(session, targets)`, pruning and every training included. The torch
+    engine runs plain (the baseline: masked dense, no compaction)."""
     population = build_population(unit).to(device)
     session = TrainingSession(
-        population, data, SGDConfig(epochs=unit.epochs), engine=resolve_engine(engine, device)
+        population,
+        data,
+        SGDConfig(epochs=unit.epochs),
+        engine=resolve_engine(engine, device),
+        compaction="off" if engine == "torch" else "auto",
     )
     algorithm = algorithm_classes()[unit.algorithm](unit.params)
     targets = torch.tensor([r.spec.target_weight_nnz for r in unit.runs], device=device)

@@ -91,6 +91,16 @@ class CompactedEngine:
         """Models the sparse kernel trains since the last import."""
         return sum(len(rows) for rows, engine, _ in self.parts if isinstance(engine, SparseEngine))
 
+    @property
+    def kernel(self) -> str:
+        """What trains the population since the last import: the dense engine's kernel,
+        `sparse`, or both ('layered+sparse')."""
+        names = [
+            "sparse" if isinstance(engine, SparseEngine) else getattr(engine, "kernel", "")
+            for _, engine, _ in self.parts
+        ]
+        return "+".join(name for name in names if name)
+
     def import_state(self, state: TrainState) -> None:
         sparse = sparse_rows(state, self.mode, self.config.batch_size)
         dense = np.setdiff1d(np.arange(state.population.size), sparse)

@@ -56,7 +56,8 @@ class TorchEngine:
             (not bool(w.all()), not bool(b.all()))
             for w, b in zip(self.weight_masks, self.bias_masks, strict=True)
         ]
-        with cpu_threads(self.device):
+        work = batch * sum(w.numel() for w in self.weights)  # multiply-adds per step
+        with cpu_threads(self.device, work):
             for step in range(first, first + count):
                 self._step(order[:, step * batch : (step + 1) * batch])
 
@@ -91,12 +92,17 @@ class TorchEngine:
                 delta = torch.ops.aten.threshold_backward(back, a_in, 0.0)
 
 
+PARALLEL_WORK = 1 << 23
+"""Multiply-adds per step from which torch gets every core on the CPU (a few dense
+width-256 models); below, the extra threads cost more in barriers than they save."""
+
+
 @contextmanager
-def cpu_threads(device: torch.device) -> Iterator[None]:
-    """Torch on every core while a dense population trains on the CPU (nothing else runs
-    then: the harness's other torch work keeps one thread, see engines.select);
+def cpu_threads(device: torch.device, work: int) -> Iterator[None]:
+    """Torch on every core while a big dense population trains on the CPU (nothing else
+    runs then: the harness's other torch work keeps one thread, see engines.select);
     $SPARSEST_TORCH_THREADS caps it."""
-    if device.type != "cpu":
+    if device.type != "cpu" or work < PARALLEL_WORK:
         yield
         return
     before = torch.get_num_threads()
