@@ -158,7 +158,7 @@ def test_dry_run_counts_each_part_and_the_runs_parts_share() -> None:
     16 at 4, 22 at 5, all 23 at widths 6..256: 234 width-target pairs) = 18,954."""
     import json
 
-    result = CliRunner().invoke(app, ["run", "paper", "--dry-run", "--json"])
+    result = CliRunner().invoke(app, ["run", "paper", "--dry-run", "--json", "--no-project"])
     assert result.exit_code == 0, result.output
     plan = json.loads(result.output)
     parts = {p["name"]: p for p in plan["parts"]}
@@ -168,7 +168,7 @@ def test_dry_run_counts_each_part_and_the_runs_parts_share() -> None:
     for study in ("paper-fixed-init-95", "paper-fixed-init-995"):  # one per paper network
         assert parts[study]["new_runs"] == 16**3 * 2 * 3 and parts[study]["prune_follows"]
     assert plan["runs"] == sum(p["new_runs"] for p in plan["parts"]) == 92_682
-    quick = CliRunner().invoke(app, ["run", "quick", "--dry-run"])
+    quick = CliRunner().invoke(app, ["run", "quick", "--dry-run", "--no-project"])
     assert quick.exit_code == 0 and "7,304" in quick.output
 
 
