@@ -115,6 +115,9 @@ def test_ctrl_c_keeps_results_and_says_so(tmp_path: Path) -> None:
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # a test worker may run with SIGINT ignored, which its children would inherit
+        # (and Python then never raises KeyboardInterrupt): give the sweep a plain Ctrl-C
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     assert process.stdout is not None
     for line in process.stdout:  # two populations trained: at least one is written
