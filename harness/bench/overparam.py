@@ -28,7 +28,7 @@ from harness.search.phases import plan_phase2
 from harness.sweeps.plan import plan_sweep
 from harness.sweeps.projection import calibrate, cpu_name, project
 from harness.sweeps.spec_file import load_spec
-from harness.training.datasets import load_dataset
+from harness.training.datasets import Dataset, load_dataset
 from harness.training.engines.base import SGDConfig, TrainState
 from harness.training.engines.select import make_engine
 from harness.training.population import Population
@@ -65,9 +65,8 @@ def _timed(work) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter() - started
 
 
-def _rate(population: Population, steps: int, compaction: str) -> float:
+def _rate(population: Population, data: Dataset, steps: int, compaction: str) -> float:
     """Model-epochs/s of `steps` optimiser steps of the population (after one warm-up)."""
-    data = load_dataset("cubist-spiral")
     config = SGDConfig(epochs=1)
     engine = make_engine("auto", data, config, torch.device("cpu"), compaction)
     state = TrainState.fresh(population)
@@ -82,11 +81,10 @@ def _rate(population: Population, steps: int, compaction: str) -> float:
     return population.size * steps / config.steps_per_epoch(data.points) / seconds
 
 
-def _pruned_w256(models: int) -> Population:
+def _pruned_w256(models: int, data: Dataset) -> Population:
     population = Population.initialize(
         WIDE, list(range(models)), [0.1] * models, ["cosine"] * models
     )
-    data = load_dataset("cubist-spiral")
     session = TrainingSession(population, data, SGDConfig(epochs=1))
     masks = Snip(SnipParams()).masks(session, torch.full((models,), 40))
     population.weight_masks = [m.clone() for m in masks]
@@ -95,15 +93,15 @@ def _pruned_w256(models: int) -> Population:
 
 
 def overparam_figures(models: int = 32, dense_steps: int = 20) -> OverparamFigures:
+    data = load_dataset("cubist-spiral")
     dense = Population.initialize(WIDE, list(range(models)), [0.1] * models, ["cosine"] * models)
     before = sgemm_gflops()
-    dense_rate = _rate(dense, dense_steps, "auto")
+    dense_rate = _rate(dense, data, dense_steps, "auto")
     sgemm = max(before, sgemm_gflops())  # the machine's better moment: the harder yardstick
-    points = load_dataset("cubist-spiral").points
-    fraction = dense_rate * DENSE_FLOP * points / 1e9 / sgemm
-    pruned = _pruned_w256(models)
-    masked = _rate(pruned.clone(), dense_steps, "off")
-    compacted = _rate(pruned.clone(), 389, "auto")
+    fraction = dense_rate * DENSE_FLOP * data.points / 1e9 / sgemm
+    pruned = _pruned_w256(models, data)
+    masked = _rate(pruned.clone(), data, dense_steps, "off")
+    compacted = _rate(pruned.clone(), data, 389, "auto")
     projected = {}
     for name in ("paper-overparam", "paper"):
         plans = plan_sweep(load_spec(name))

@@ -23,7 +23,7 @@ import torch
 from harness.training.data_order import epoch_orders
 from harness.training.datasets import Dataset
 from harness.training.engines.base import Engine, SGDConfig, TrainState
-from harness.training.engines.live import live_edge_counts
+from harness.training.engines.live import live_edge_counts, live_neurons
 from harness.training.engines.numba_engine import choose_kernel
 from harness.training.engines.sparse_engine import SparseEngine
 
@@ -37,18 +37,24 @@ batched matmuls at width 256 about 0.011 ms per weight. The fused kernel (tiny n
 is never beaten: its populations stay dense."""
 
 
-def sparse_rows(state: TrainState, mode: str, batch_size: int = 128) -> np.ndarray:
-    """Which models of `state` the sparse kernel trains."""
+def sparse_rows(
+    state: TrainState, mode: str, batch_size: int = 128
+) -> tuple[np.ndarray, list[torch.Tensor] | None]:
+    """Which models of `state` the sparse kernel trains, and the population's live
+    neurons when finding them was part of the choice (None otherwise)."""
     population = state.population
     everyone = np.arange(population.size)
-    if mode in ("always", "reference"):
-        return everyone
+    if mode == "reference":
+        return everyone, None  # dense lists: liveness is not asked
+    if mode == "always":
+        return everyone, live_neurons(population.weight_masks)
     kind = choose_kernel(population.layer_sizes, batch_size)
     if mode == "off" or kind not in SPARSE_SHARE:
-        return everyone[:0]
+        return everyone[:0], None
+    live = live_neurons(population.weight_masks)
     dense_weights = sum(m[0].numel() for m in population.weight_masks)
-    edges = live_edge_counts(population.weight_masks)
-    return everyone[edges * SPARSE_SHARE[kind] <= dense_weights]
+    edges = live_edge_counts(population.weight_masks, live)
+    return everyone[edges * SPARSE_SHARE[kind] <= dense_weights], live
 
 
 def _select(state: TrainState, rows: np.ndarray) -> TrainState:
@@ -102,7 +108,7 @@ class CompactedEngine:
         return "+".join(name for name in names if name)
 
     def import_state(self, state: TrainState) -> None:
-        sparse = sparse_rows(state, self.mode, self.config.batch_size)
+        sparse, live = sparse_rows(state, self.mode, self.config.batch_size)
         dense = np.setdiff1d(np.arange(state.population.size), sparse)
         self.parts = []
         if len(sparse) == 0:
@@ -113,7 +119,10 @@ class CompactedEngine:
             part = _select(state, dense)
             self.dense.import_state(part)
             self.parts.append((dense, self.dense, part))
-        engine = SparseEngine(self.data, self.config, sparse, dense=self.mode == "reference")
+        mine = None if live is None else [layer[torch.as_tensor(sparse)] for layer in live]
+        engine = SparseEngine(
+            self.data, self.config, sparse, dense=self.mode == "reference", live=mine
+        )
         engine.import_state(state)
         self.parts.append((sparse, engine, None))
 

@@ -30,9 +30,12 @@ def live_neurons(weight_masks: list[torch.Tensor]) -> list[torch.Tensor]:
     return live[::-1]
 
 
-def live_edge_counts(weight_masks: list[torch.Tensor]) -> np.ndarray:
-    """[M]: kept weights into live neurons (the output included), per model."""
-    live = [*live_neurons(weight_masks), None]
+def live_edge_counts(
+    weight_masks: list[torch.Tensor], live: list[torch.Tensor] | None = None
+) -> np.ndarray:
+    """[M]: kept weights into live neurons (the output included), per model; `live`:
+    live_neurons(weight_masks), when the caller has it already."""
+    live = [*(live_neurons(weight_masks) if live is None else live), None]
     counts = torch.zeros(weight_masks[0].shape[0], dtype=torch.int64)
     for mask, into in zip(weight_masks, live, strict=True):
         kept = mask.cpu()
@@ -59,26 +62,26 @@ class SparseLists:
     flat: np.ndarray  # [M, params] int64
 
     @property
-    def live_params(self) -> np.ndarray:
-        """Parameters per model (kept weights and biases, live or decaying)."""
-        return self.n_params
-
-    @property
     def edges(self) -> np.ndarray:
         """Live connections per model."""
         return self.edge_start[:, -1]
 
 
-def sparse_lists(weight_masks: list[torch.Tensor], dense: bool = False) -> SparseLists:
+def sparse_lists(
+    weight_masks: list[torch.Tensor],
+    dense: bool = False,
+    live: list[torch.Tensor] | None = None,
+) -> SparseLists:
     """The lists of every model of a population whose weight masks are `weight_masks`,
-    built for all models at once (a population re-imports at every callback event)."""
+    built for all models at once (a population re-imports at every callback event);
+    `live`: live_neurons(weight_masks), when the caller has it already."""
     wmasks = [m.cpu().numpy().astype(bool) for m in weight_masks]
     bmasks = [m.cpu().numpy().astype(bool) for m in derive_bias_masks(weight_masks)]
     depth, models = len(wmasks), wmasks[0].shape[0]
     if dense:
         hidden = [np.ones(w.shape[:2], bool) for w in wmasks[:-1]]
     else:
-        hidden = [t.numpy() for t in live_neurons(weight_masks)]
+        hidden = [t.numpy() for t in (live_neurons(weight_masks) if live is None else live)]
     alive = [np.ones((models, wmasks[0].shape[2]), bool), *hidden, np.ones((models, 1), bool)]
     counts = np.stack([a.sum(1) for a in alive], axis=1)
     row_start = np.concatenate([np.zeros((models, 1), np.int64), np.cumsum(counts, 1)], 1)

@@ -32,6 +32,7 @@ class SparseEngine:
         config: SGDConfig,
         rows: Sequence[int] | None = None,
         dense: bool = False,
+        live: list[torch.Tensor] | None = None,
     ) -> None:
         self.config = config
         self.table = np.ascontiguousarray(
@@ -39,6 +40,7 @@ class SparseEngine:
         )
         self.rows = None if rows is None else np.asarray(rows, dtype=np.int64)
         self.dense = dense
+        self.live = live  # the rows' live neurons, if the caller has found them already
         self.lists: SparseLists | None = None
 
     def _rows(self, state: TrainState) -> np.ndarray:
@@ -62,7 +64,7 @@ class SparseEngine:
     def import_state(self, state: TrainState) -> None:
         rows = self._rows(state)
         masks = [m[torch.as_tensor(rows)] for m in state.population.weight_masks]
-        lists = sparse_lists(masks, dense=self.dense)
+        lists = sparse_lists(masks, dense=self.dense, live=self.live)
         self.lists = lists
         self.flat = self._global_flat(state, lists, rows)
         params, moments = self._tensors(state)
