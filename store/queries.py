@@ -435,3 +435,136 @@ def schema_text() -> str:
         f"{table}({', '.join(f'{column} {kind}' for column, kind in columns)})"
         for table, columns in schema_columns().items()
     )
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """The runs of one dataset, init study, kind, algorithm and widths: how many, which
+    seeds and sweeps wrote them, and sums over them (connectivity, dead hidden neurons,
+    model-epochs, wall time) for the report's captions and tables."""
+
+    dataset: str
+    init: str
+    kind: str
+    algorithm: str
+    widths: tuple[int, ...]
+    runs: int
+    diverged: int
+    seeds: tuple[int, ...]
+    sweeps: tuple[str, ...]
+    weight_nnz: int
+    effective_nnz: int
+    dead_neurons: int
+    with_disconnected: int
+    model_epochs: int
+    wall_seconds: float
+
+
+def run_groups(store: ResultsStore) -> list[RunGroup]:
+    """Every (dataset, init study, kind, algorithm, widths) with runs, in that order;
+    sweeps: the names of the sweeps that wrote them ('-' for runs written outside one)."""
+    rows = _rows(
+        store,
+        "SELECT r.dataset, init_study(r.kind, r.init_mode, r.hparams) AS init, r.kind, "
+        "r.algorithm, r.widths, count(*), count(*) FILTER (WHERE r.diverged), "
+        "list(DISTINCT r.seed ORDER BY r.seed), "
+        "list(DISTINCT coalesce(s.name, '-') ORDER BY coalesce(s.name, '-')), "
+        "sum(r.weight_nnz), sum(r.effective_nnz), sum(list_sum(r.dead_neurons)), "
+        "count(*) FILTER (WHERE r.effective_nnz < r.weight_nnz), sum(r.epochs), "
+        "sum(r.wall_seconds) FROM runs r LEFT JOIN sweeps s ON s.id = r.sweep_id "
+        "GROUP BY ALL ORDER BY 1, 2, 3, 4, 5",
+        [],
+    )
+    return [
+        RunGroup(
+            *row[:7],
+            tuple(row[7]),
+            tuple(row[8]),
+            *(int(v or 0) for v in row[9:14]),
+            float(row[14] or 0.0),
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class SweepTiming:
+    """One sweep's runs, model-epochs (runs x epochs), summed per-run wall seconds, and
+    the span from its creation to its last commit (None with no runs); created: UTC.
+    devices: where its runs trained."""
+
+    id: int
+    name: str
+    status: str
+    created: datetime
+    runs: int
+    model_epochs: int
+    run_seconds: float
+    last_finished: datetime | None
+    devices: tuple[str, ...]
+
+
+def sweep_timings(store: ResultsStore) -> list[SweepTiming]:
+    """Every sweep, oldest first (a killed one as `interrupted`)."""
+    with store.read() as conn:
+        statuses = dict(sweep_statuses(conn))
+        rows = conn.execute(
+            "SELECT s.id, s.name, s.created, count(r.run_key), coalesce(sum(r.epochs), 0), "
+            "coalesce(sum(r.wall_seconds), 0), max(r.finished_at), "
+            "list(DISTINCT r.device ORDER BY r.device) FILTER (WHERE r.device IS NOT NULL) "
+            "FROM sweeps s LEFT JOIN runs r ON r.sweep_id = s.id GROUP BY ALL ORDER BY s.id"
+        ).fetchall()
+    return [
+        SweepTiming(
+            int(i),
+            name,
+            statuses.get(int(i), "?"),
+            created,
+            int(runs),
+            int(epochs),
+            float(seconds),
+            last,
+            tuple(devices or ()),
+        )
+        for i, name, created, runs, epochs, seconds, last, devices in rows
+    ]
+
+
+@dataclass(frozen=True)
+class RecipeSuccess:
+    """How often a run's recipe reaches `target`: the runs that differ from it only in
+    their seed (same kind, algorithm, dataset, widths, init study, lr, schedule, epochs,
+    nnz target and hyper-parameters; for the search also the same mask), and how many
+    of them reached it without diverging."""
+
+    run_key: str
+    target: float
+    runs: int
+    reached: int
+
+
+def recipe_success(store: ResultsStore, pairs: Sequence[tuple[str, float]]) -> list[RecipeSuccess]:
+    """For each (run key, accuracy target): its recipe's runs over seeds and successes."""
+    if not pairs:
+        return []
+    rows = _rows(
+        store,
+        "WITH want AS (SELECT unnest(?::VARCHAR[]) AS key, unnest(?::DOUBLE[]) AS target), "
+        "base AS (SELECT w.key, w.target, r.kind, r.algorithm, r.dataset, r.widths, r.lr, "
+        "r.schedule, r.epochs, r.target_weight_nnz, r.hparams::VARCHAR AS hp, "
+        "init_study(r.kind, r.init_mode, r.hparams) AS study, m.mask "
+        "FROM want w JOIN runs r ON r.run_key = w.key LEFT JOIN masks m ON m.run_key = r.run_key) "
+        "SELECT b.key, b.target, count(*), "
+        "count(*) FILTER (WHERE NOT r.diverged AND r.accuracy >= b.target) "
+        "FROM base b JOIN runs r ON r.kind = b.kind AND r.algorithm = b.algorithm "
+        "AND r.dataset = b.dataset AND r.widths = b.widths AND r.lr = b.lr "
+        "AND r.schedule = b.schedule AND r.epochs = b.epochs "
+        "AND r.target_weight_nnz IS NOT DISTINCT FROM b.target_weight_nnz "
+        "AND r.hparams::VARCHAR IS NOT DISTINCT FROM b.hp "
+        "AND init_study(r.kind, r.init_mode, r.hparams) = b.study "
+        "LEFT JOIN masks m ON m.run_key = r.run_key "
+        "WHERE b.kind = 'prune' OR m.mask IS NOT DISTINCT FROM b.mask "
+        "GROUP BY b.key, b.target ORDER BY b.key, b.target",
+        [[k for k, _ in pairs], [float(t) for _, t in pairs]],
+    )
+    return [RecipeSuccess(str(k), float(t), int(n), int(r)) for k, t, n, r in rows]

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "prune",
     "store",
     "show",
+    "report",
     "tui",
     "train",
     "bench",
