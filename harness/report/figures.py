@@ -119,11 +119,19 @@ def gap_ratios(gaps: Mapping[float, Mapping[str, float | None]], title: str) -> 
     names = algorithm_order({a for per in gaps.values() for a in per})
     fig, ax = plt.subplots(figsize=(7, 0.9 + 0.32 * max(len(names), 2)))
     markers = itertools.cycle(("o", "s", "^", "D"))
-    for (target, per), marker in zip(sorted(gaps.items()), markers):
+    step = 0.5 / max(len(gaps), 1)
+    for k, ((target, per), marker) in enumerate(zip(sorted(gaps.items()), markers)):
         for row, name in enumerate(names):
             gap = per.get(name)
             if gap is not None:
-                ax.plot(gap, row, marker=marker, color=style(name).color, ls="", ms=7)
+                ax.plot(
+                    gap,
+                    row + (k - (len(gaps) - 1) / 2) * step,
+                    marker=marker,
+                    color=style(name).color,
+                    ls="",
+                    ms=7,
+                )
         ax.plot([], [], marker=marker, color="grey", ls="", label=f"target {target:.1%}")
     ax.axvline(1.0, color=FRONTIER.color, lw=FRONTIER_WIDTH)
     ax.set_xlim(left=0)
@@ -161,7 +169,7 @@ def gap_against_width(
             ax.text(0.5, 0.5, "no algorithm reached this target", ha="center",
                     transform=ax.transAxes)  # fmt: skip
         else:
-            ax.legend(fontsize=7, ncol=3)
+            ax.legend(fontsize=7, ncol=3, loc="best")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return png(fig)

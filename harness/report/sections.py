@@ -89,11 +89,12 @@ def provenance(groups: Iterable[RunGroup]) -> str:
     counts: dict[str, int] = defaultdict(int)
     for g in chosen:
         counts[g.kind] += g.runs
-    parts = [f"{counts[k]:,} {KIND_LABELS.get(k, k)}" for k in sorted(counts)]
+    order = [*KIND_LABELS, *sorted(k for k in counts if k not in KIND_LABELS)]
+    parts = [f"{counts[k]:,} {KIND_LABELS.get(k, k)}" for k in order if k in counts]
     pruned = [g for g in chosen if g.kind == "prune"]
-    if pruned:
+    if pruned:  # "pruning" is last
         algorithms = algorithm_order({g.algorithm for g in pruned})
-        widths = sorted({widths_label(g.widths) for g in pruned}, key=lambda w: len(w))
+        widths = [widths_label(w) for w in sorted({tuple(g.widths) for g in pruned})]
         parts[-1] += (
             f" by {len(algorithms)} algorithm{'s' if len(algorithms) > 1 else ''}"
             f" from width{'s' if len(widths) > 1 else ''} {', '.join(widths[:12])}"
@@ -332,7 +333,7 @@ def overparam_section(data: ReportData) -> Section:
     reached = {r.target for rows in data.by_width.values() for r in rows if r.gap_ratio}
     wanted = [t for t in data.targets if t in HEADLINE_TARGETS or t in reached]
     section.blocks.append(Text(
-        f"The gap at {' and '.join(pct(t) for t in wanted)} against the width pruning "
+        f"The gap at {', '.join(pct(t) for t in wanted)} against the width pruning "
         "starts from (every hidden layer that wide), one line per algorithm. A point is "
         "missing where no run from that width reached the target, or the search has no "
         "frontier there."
@@ -591,6 +592,7 @@ def provenance_section(data: ReportData, command: str) -> Section:
         "The machine and versions that built this report (the sweeps' devices are in the "
         "table above), and the command that rebuilds it.",
     ))  # fmt: skip
+    section.blocks.append(Text(f"Rebuild this report with `{command}`."))
     return section
 
 
