@@ -17,6 +17,7 @@ from harness.cli.tables import compact_table, fit
 from harness.errors import UserError
 
 if TYPE_CHECKING:
+    from harness.sweeps.driver import SweepDriver, SweepSummary
     from harness.sweeps.events import SweepEvent
     from harness.sweeps.spec_file import SweepSpec
 
@@ -59,16 +60,59 @@ def run(
         ),
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="With --dry-run: print JSON.")] = False,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            help="Override the spec's executor: local (this process) or ray (Ray tasks; "
+            "needs the ray extra).",
+            rich_help_panel="Executor",
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --executor ray: join the Ray cluster at HOST:PORT. Without it a "
+            "private Ray instance starts on 127.0.0.1 for the sweep and stops after it.",
+            rich_help_panel="Executor",
+        ),
+    ] = None,
+    ray_cpus_per_task: Annotated[
+        float | None,
+        typer.Option(help="CPUs one Ray task reserves (default 1).", rich_help_panel="Executor"),
+    ] = None,
+    ray_gpus_per_task: Annotated[
+        float | None,
+        typer.Option(
+            help="GPUs one Ray task reserves; a fraction lets populations share a GPU "
+            "(default 0: CPU tasks).",
+            rich_help_panel="Executor",
+        ),
+    ] = None,
 ) -> None:
     """Run a sweep: expand the spec into runs, train them in populations, write every
     result to the store. Rerunning an interrupted sweep finishes only what is missing."""
     from harness.sweeps.driver import SweepDriver
-    from harness.sweeps.executors import LocalExecutor
+    from harness.sweeps.executors import make_executor
     from harness.sweeps.plan import plan_sweep
-    from harness.sweeps.spec_file import load_spec
+    from harness.sweeps.spec_file import load_spec, validate
     from store.db import ResultsStore, StoreError
 
     sweep_spec = load_spec(spec)
+    overrides = {"executor": executor, "address": address,
+                 "ray_cpus_per_task": ray_cpus_per_task,
+                 "ray_gpus_per_task": ray_gpus_per_task}  # fmt: skip
+    chosen = {key: value for key, value in overrides.items() if value is not None}
+    if chosen:
+        from dataclasses import replace
+
+        if address is not None and executor is None:
+            chosen["executor"] = "ray"
+        sweep_spec = replace(sweep_spec, **chosen)
+        try:
+            validate(sweep_spec)
+        except UserError as error:  # the option, not the spec, is at fault
+            key = getattr(error, "key", "")
+            raise UserError(f"--{key.replace('_', '-')}: {error.reason}") from None  # type: ignore[attr-defined]
     if dry_run:
         print_plan(sweep_spec, as_json, project)
         return
@@ -81,42 +125,20 @@ def run(
             raise UserError(f"--device {device!r}: choose auto, cpu or cuda")
         sweep_spec = replace(sweep_spec, device=device)
     plans = plan_sweep(sweep_spec)  # every part validated before the store is touched
-    executor = LocalExecutor(sweep_spec.device, sweep_spec.engine)
+    chosen_executor = make_executor(sweep_spec)
     store = ResultsStore(db)
     console = Console(stderr=True)
     started = time.perf_counter()
 
     def driver(on_event: Callable[[SweepEvent], None] | None = None) -> SweepDriver:
-        return SweepDriver(sweep_spec, store, on_event, executor, plans)
+        return SweepDriver(sweep_spec, store, on_event, chosen_executor, plans)
 
     try:
         store.initialize()
-        if progress is ProgressStyle.jsonl:
-            summary = driver(lambda e: print(e.as_json(), flush=True)).run()
-        elif progress is ProgressStyle.none:
-            summary = driver().run()
-        else:
-            with Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"),
-                TimeRemainingColumn(),
-                console=console,
-            ) as bar:
-                task = bar.add_task(sweep_spec.name, total=None, rate="")
-
-                def show(event: SweepEvent) -> None:
-                    if event.event == "log":
-                        bar.console.print(f"[dim]{event.message}[/dim]")
-                        return
-                    bar.update(
-                        task, completed=event.done, total=event.total or None,
-                        description=event.stage or sweep_spec.name,
-                        rate=f"{event.models_per_s:,.1f} runs/s",
-                    )  # fmt: skip
-
-                summary = driver(show).run()
+        if sweep_spec.executor != "local":
+            console.print(f"[dim]starting the {sweep_spec.executor} executor[/dim]")
+        with chosen_executor:
+            summary = _drive(driver, progress, console, sweep_spec.name)
     except StoreError as error:
         raise UserError(str(error)) from None
     seconds = time.perf_counter() - started
@@ -130,6 +152,42 @@ def run(
         console.print(f"minimal structure for {target:.1%}: {structure}")
     if show_leaderboard and (sweep_spec.prune is not None or sweep_spec.include):
         leaderboard(target=None, width=None, init=None, dataset=None, as_json=False, db=store.path)
+
+
+def _drive(
+    driver: Callable[..., SweepDriver],
+    progress: ProgressStyle,
+    console: Console,
+    name: str,
+) -> SweepSummary:
+    """Run the sweep, reporting as `progress` says."""
+    if progress is ProgressStyle.jsonl:
+        return driver(lambda e: print(e.as_json(), flush=True)).run()
+    if progress is ProgressStyle.none:
+        return driver().run()
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task(name, total=None, rate="")
+
+        def show(event: SweepEvent) -> None:
+            if event.event == "log":
+                bar.console.print(f"[dim]{event.message}[/dim]")
+                return
+            rate = f"{event.models_per_s:,.1f} runs/s"
+            if event.executor == "ray":
+                rate += f" · {event.in_flight}/{event.workers} tasks on {event.nodes} node(s)"
+            bar.update(
+                task, completed=event.done, total=event.total or None,
+                description=event.stage or name, rate=rate,
+            )  # fmt: skip
+
+        return driver(show).run()
 
 
 SUMMARIZED_RUNS = 200_000

@@ -18,7 +18,7 @@ from harness.search.selection import minimal_structures
 from harness.sweeps.events import EventFn, SweepEvent
 from harness.sweeps.executors import Executor, LocalExecutor
 from harness.sweeps.plan import Found, PartPlan, Stage, plan_part, plan_sweep
-from harness.sweeps.spec_file import SweepSpec
+from harness.sweeps.spec_file import EXECUTION_KEYS, SweepSpec
 from harness.sweeps.stages import pending, train_units
 from store.db import ResultsStore
 from store.records import RunRecord
@@ -58,10 +58,11 @@ class SweepDriver:
         elapsed = time.perf_counter() - self.started
         rate = self.done / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else None
+        executor = self.executor
         self.on_event(
             SweepEvent(
                 event, self.sweep_id, int(self.done), self.total, rate, eta, self.stage,
-                message, self.executor.name,
+                message, executor.name, executor.workers, executor.in_flight, executor.nodes,
             )
         )  # fmt: skip
 
@@ -69,7 +70,8 @@ class SweepDriver:
         # planning validates every part before anything is written
         plans = self.plans if self.plans is not None else plan_sweep(self.spec)
         self.total = sum(plan.runs for plan in plans)
-        spec_json = json.dumps(asdict(self.spec), default=list)
+        identity = {k: v for k, v in asdict(self.spec).items() if k not in EXECUTION_KEYS}
+        spec_json = json.dumps(identity, default=list)
         self.store.add_targets(self.spec.targets)
         self.sweep_id, resumed = self.store.start_sweep(self.spec.name, spec_json)
         summary = SweepSummary(self.sweep_id, 0, 0.0)

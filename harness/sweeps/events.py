@@ -15,7 +15,9 @@ EVENT_KINDS = ("start", "stage", "progress", "log", "done")
 class SweepEvent:
     """`start` (total known so far), `stage` (a part's phase begins), `progress`, `log`,
     `done`. Counts are runs (trained models); `total` can grow when phase 2's structure
-    becomes known after phase 1. `executor` names where the sweep trains (local, ...)."""
+    becomes known after phase 1. `executor` names where the sweep trains (local, ray);
+    `workers` is how many units (local) or tasks (ray) it can train at once on its
+    `nodes` machines, `in_flight` how many it is training now."""
 
     event: str
     sweep_id: int
@@ -26,6 +28,9 @@ class SweepEvent:
     stage: str = ""
     message: str = ""
     executor: str = ""
+    workers: int = 0
+    in_flight: int = 0
+    nodes: int = 0
 
     def as_json(self) -> str:
         return json.dumps({k: v for k, v in asdict(self).items() if v not in ("", None)})
@@ -45,7 +50,7 @@ class SweepEvent:
             if item.name not in raw:
                 continue
             value = raw[item.name]
-            if item.name in ("done", "total", "sweep_id"):
+            if item.name in ("done", "total", "sweep_id", "workers", "in_flight", "nodes"):
                 ok = isinstance(value, int) and not isinstance(value, bool)
             elif item.name in ("models_per_s", "eta_s"):
                 ok = isinstance(value, (int, float)) and not isinstance(value, bool)

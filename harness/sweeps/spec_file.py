@@ -109,6 +109,11 @@ class PruneSpec:
     hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+EXECUTION_KEYS = ("executor", "address", "ray_cpus_per_task", "ray_gpus_per_task")
+"""Where a spec trains, not what: left out of the sweep's identity, so a sweep started on
+one executor resumes on another."""
+
+
 @dataclass(frozen=True)
 class SweepSpec:
     name: str = "sweep"
@@ -122,6 +127,19 @@ class SweepSpec:
     device: str = "auto"
     engine: str = "auto"
     population: int = 512
+    executor: str = field(
+        default="local",
+        metadata={"help": "Where units train: local (this process) or ray (a Ray cluster)."},
+    )
+    address: str = field(
+        default="",
+        metadata={
+            "help": "With executor ray: the cluster's HOST:PORT (empty: a private "
+            "local instance on 127.0.0.1)."
+        },
+    )
+    ray_cpus_per_task: float = 1.0
+    ray_gpus_per_task: float = 0.0
     search: SearchSpec | None = None
     prune: PruneSpec | None = None
     include: tuple[str, ...] = field(
@@ -292,6 +310,14 @@ def _check_settings(spec: SweepSpec, fail: Fail) -> None:
         fail("device", "choose auto, cpu or cuda")
     if spec.engine not in ("auto", "numba", "torch"):
         fail("engine", "choose auto, numba or torch")
+    if spec.executor not in ("local", "ray"):
+        fail("executor", f"unknown executor {spec.executor!r}; choose local or ray")
+    if spec.address and spec.executor != "ray":
+        fail("address", 'an address goes with executor = "ray"')
+    if not (math.isfinite(spec.ray_cpus_per_task) and spec.ray_cpus_per_task > 0):
+        fail("ray_cpus_per_task", f"must be positive, got {spec.ray_cpus_per_task}")
+    if not (math.isfinite(spec.ray_gpus_per_task) and 0 <= spec.ray_gpus_per_task <= 64):
+        fail("ray_gpus_per_task", f"must be in [0, 64], got {spec.ray_gpus_per_task}")
     if not 0 <= spec.holdout < 1:
         fail("holdout", f"the held-out fraction {spec.holdout} is outside [0, 1)")
 
