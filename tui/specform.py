@@ -32,6 +32,8 @@ KEY_TO_FIELD: dict[str, str] = {
     "targets": "targets",
     "population": "population",
     "device": "device",
+    "executor": "executor",
+    "address": "address",
     "search.max_width": "search_max_width",
     "search.init": "search_init",
     "search.lrs": "search_lrs",
@@ -132,6 +134,8 @@ class FormState:
     seeds: str = "1"
     targets: str = "0.95, 0.995"
     device: str = "auto"
+    executor: str = "local"
+    address: str = ""
     population: str = "512"
     base: dict[str, Any] = field(default_factory=dict)
 
@@ -163,6 +167,8 @@ class FormState:
             if key in table:
                 setattr(state, key, str(table[key]))
         state.device = str(table.get("device", state.device))
+        state.executor = str(table.get("executor", state.executor))
+        state.address = str(table.get("address", state.address))
         return state
 
 
@@ -184,6 +190,12 @@ def build_table(state: FormState) -> tuple[dict[str, Any], dict[str, str]]:
         errors["name"] = "use letters, digits, '.', '-', '_' or '+' only"
     table["dataset"] = state.dataset
     table["device"] = state.device
+    table.pop("executor", None)
+    table.pop("address", None)
+    if state.executor != "local":
+        table["executor"] = state.executor
+    if state.address.strip():
+        table["address"] = state.address.strip()
     table["schedules"] = list(state.schedules)
     if not state.schedules:
         errors["schedules"] = "pick at least one schedule"

@@ -48,6 +48,10 @@ class LiveSweep:
     eta_s: float | None = None
     stage: str = ""
     message: str = ""
+    executor: str = ""
+    workers: int = 0
+    in_flight: int = 0
+    nodes: int = 0
     log: list[str] = field(default_factory=list)
     logged: int = 0
     process: asyncio.subprocess.Process | None = field(default=None, repr=False)
@@ -55,6 +59,14 @@ class LiveSweep:
     @property
     def live(self) -> bool:
         return self.status in LIVE_STATUSES
+
+    @property
+    def where(self) -> str:
+        """Where it trains, e.g. `ray: 3/4 tasks on 2 nodes` ('' until it says)."""
+        if self.executor == "ray":
+            nodes = f"{self.nodes} node" + ("s" if self.nodes != 1 else "")
+            return f"ray: {self.in_flight}/{self.workers} tasks on {nodes}"
+        return self.executor
 
     def note(self, line: str) -> None:
         """Keep a log line (the last LOG_LINES; `logged` counts all of them)."""
@@ -74,6 +86,9 @@ class LiveSweep:
             self.eta_s = event.eta_s
         if event.stage:
             self.stage = event.stage
+        if event.executor:
+            self.executor, self.workers = event.executor, event.workers
+            self.in_flight, self.nodes = event.in_flight, event.nodes
         if kind in ("start", "progress", "stage") and self.status == "starting":
             self.status = "running"
         if kind in ("log", "stage") and event.message:

@@ -137,3 +137,17 @@ def test_the_summary_shows_the_calibrated_projection_when_there_is_one() -> None
     lines = summary_lines(Check(1, {}, plan=plan, throughput=(500.0, "measured")))
     assert "projected 1.5 h on this machine (calibrated)" in lines[0]
     assert "model-epochs/s" not in lines[0]
+
+
+def test_the_executor_and_address_reach_the_spec() -> None:
+    state = FormState(algorithms=["snip"], executor="ray", address=" head:6379 ")
+    table, errors = build_table(state)
+    assert errors == {}
+    spec = parse_spec(to_toml(table))
+    assert (spec.executor, spec.address) == ("ray", "head:6379")
+    assert FormState.from_table(table).executor == "ray"
+    local, _ = build_table(FormState(algorithms=["snip"]))
+    assert "executor" not in local and "address" not in local  # the default stays implicit
+    with pytest.raises(SpecError) as caught:
+        parse_spec(to_toml(build_table(FormState(algorithms=["snip"], address="h:1"))[0]))
+    assert field_for_error(caught.value)[0] == "address"

@@ -97,3 +97,14 @@ def test_workers_and_screens_import_without_torch() -> None:
 def test_the_app_is_what_screens_expect_of_it(tmp_path: Path) -> None:
     app = make_app(tmp_path / "db.duckdb", spec_dir=tmp_path, preload=False)
     assert isinstance(app, SparsestHost)
+
+
+def test_the_executor_and_its_cluster_size_come_with_the_events(tmp_path: Path) -> None:
+    sweep = LiveSweep(1, "s", tmp_path / "s.toml")
+    assert sweep.where == ""
+    fold(sweep, SweepEvent("start", 3, 0, 9, executor="local", workers=1, nodes=1))
+    assert sweep.where == "local"
+    fold(sweep, SweepEvent("progress", 3, 2, 9, executor="ray", workers=4, in_flight=3, nodes=2))
+    assert sweep.where == "ray: 3/4 tasks on 2 nodes"
+    fold(sweep, SweepEvent("progress", 3, 9, 9, executor="ray", workers=2, in_flight=0, nodes=1))
+    assert sweep.where == "ray: 0/2 tasks on 1 node"

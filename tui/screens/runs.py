@@ -203,8 +203,9 @@ class RunsScreen(SparsestScreen):
             log.write(line)
         self._logged = (key, total)
         if isinstance(item, LiveSweep):
+            where = f" · {item.where}" if item.where else ""
             detail.update(
-                f"{item.name}: {item.status} · spec {item.spec_path} · "
+                f"{item.name}: {item.status}{where} · spec {item.spec_path} · "
                 + ("c: cancel" if item.live else "r: run again (finishes what is missing)")
             )
         else:

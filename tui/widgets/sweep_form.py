@@ -28,14 +28,20 @@ INPUTS = (
     ("epochs", "epochs"),
     ("seeds", "seeds"),
     ("population", "models per population"),
+    ("address", "ray address"),
 )
 LABELS = {
     **dict(INPUTS),
-    **{name: name for name in ("schedules", "algorithms", "dataset", "device")},
+    **{name: name for name in ("schedules", "algorithms", "dataset", "device", "executor")},
     **{"phases": "search phases", "search_init": "search init", "prune_init": "prune init"},
 }
 """Field -> what the form calls it (for messages)."""
-PLACEHOLDERS = {"widths": "e.g. 3-8, 16", "nnz": "e.g. 15-26, 30", "targets": "e.g. 0.95, 0.995"}
+PLACEHOLDERS = {
+    "widths": "e.g. 3-8, 16",
+    "nnz": "e.g. 15-26, 30",
+    "targets": "e.g. 0.95, 0.995",
+    "address": "HOST:PORT (empty: this machine)",
+}
 
 
 def _select(options: list[tuple[str, str]], id: str, prompt: str | None = None) -> Select[str]:
@@ -116,6 +122,10 @@ class SweepForm(Container):
             yield Field(
                 "device", _select(_choices("auto", "cpu", "cuda"), "device"), field_id="device"
             )
+            yield Field(
+                "executor", _select(_choices("local", "ray"), "executor"), field_id="executor"
+            )
+            yield self._field("address")
         with Vertical(id="builder-side"):
             yield Field(
                 "algorithms (space toggles)",
@@ -146,6 +156,7 @@ class SweepForm(Container):
         state.search_init = chosen("#search_init", "random")
         state.prune_init = chosen("#prune_init", "random")
         state.device = chosen("#device", "auto")
+        state.executor = chosen("#executor", "local")
         state.phase1 = self.query_one("#phase1", Checkbox).value
         state.phase2 = self.query_one("#phase2", Checkbox).value
         state.from_search = self.query_one("#from_search", Checkbox).value
@@ -171,6 +182,7 @@ class SweepForm(Container):
             self.query_one("#search_init", Select).value = state.search_init
             self.query_one("#prune_init", Select).value = state.prune_init
             self.query_one("#device", Select).value = state.device
+            self.query_one("#executor", Select).value = state.executor
             self.query_one("#phase1", Checkbox).value = state.phase1
             self.query_one("#phase2", Checkbox).value = state.phase2
             self.query_one("#from_search", Checkbox).value = state.from_search
