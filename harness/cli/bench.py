@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # harness.bench.suites.SUITES's names (that module imports torch); a test keeps them equal
 TRAINING_SUITES = ("train", "search", "prune")
 # and the app's start-up and key response (harness.bench.tui_suite)
-SUITE_NAMES = (*TRAINING_SUITES, "overparam", "tui")
+SUITE_NAMES = (*TRAINING_SUITES, "overparam", "ray", "tui")
 # columns that move to the title when every row has the same value
 SHARED = ("width", "population", "device", "engine")
 LEGEND = (
@@ -84,6 +84,9 @@ def bench(
             "(a process keeping a CPU busy) or none."
         ),
     ] = "sweep",
+    spec: Annotated[
+        str, typer.Option(help="ray: the preset or spec file swept three times.")
+    ] = "quick",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Model-epochs per second of the harness and of the plain one-model loop, measured in
@@ -98,6 +101,9 @@ def bench(
     overparam: numpy's float32 matmul rate, dense width-256 training as a share of it,
     compacted against masked dense training of width-256 models pruned to 40 weights, and
     the projected time of paper-overparam and paper on this machine (a few minutes).
+    ray: --spec swept by the local executor, then by Ray (a private local instance) with
+    a worker per core and with one worker, the cost of an empty task, and the projected
+    time on N machines like this one (needs the ray extra; a few minutes for quick).
     tui: the app's start-up (to its first frame, and to the leaderboard) on a store of
     --runs runs, and its response to a key while a sweep trains, in milliseconds."""
     if suite == "tui":
@@ -105,6 +111,9 @@ def bench(
         return
     if suite == "overparam":
         _bench_overparam(population or 32, as_json)
+        return
+    if suite == "ray":
+        _bench_ray(spec, as_json)
         return
     from harness.bench.bench import BenchOptions
     from harness.bench.suites import SUITES
@@ -162,6 +171,34 @@ def _bench_overparam(models: int, as_json: bool) -> None:
             continue
         shown = format_duration(value) if key.startswith("projected_") else f"{value:,.3g}"
         table.add_row(key, shown)
+    Console().print(fit(table))
+
+
+def _bench_ray(spec: str, as_json: bool) -> None:
+    from harness.sweeps.ray_executor import require_ray
+
+    require_ray()
+    from harness.bench.executors import executor_figures
+    from harness.sweeps.spec_file import load_spec
+    from harness.timefmt import format_duration
+
+    load_spec(spec)  # a bad spec fails before anything is timed
+    figures = dataclasses.asdict(executor_figures(spec))
+    if as_json:
+        typer.echo(json.dumps(figures))
+        return
+    title = f"bench ray; {figures['spec']}, {figures['runs']:,} runs; cpu {figures['cpu']}"
+    table = compact_table("measure", "value", title=title)
+    for key, value in figures.items():
+        if key in ("cpu", "spec", "runs"):
+            continue
+        if key == "projected_s":
+            for machines, seconds in value.items():
+                table.add_row(f"projected on {machines} machine(s)", format_duration(seconds))
+        elif key == "ray_overhead":
+            table.add_row(key, f"{value:+.1%}")
+        else:
+            table.add_row(key, f"{value:,.3g}")
     Console().print(fit(table))
 
 

@@ -29,7 +29,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.errors import UserError
@@ -44,6 +44,29 @@ MIN_PIECE_RUNS = 8
 
 class UnitFailed(UserError):
     """A task raised (or its worker died more often than Ray retries)."""
+
+
+@dataclass
+class StageStats:
+    """One `run` call (a sweep's stage): tasks, units, the seconds its tasks took on the
+    workers (in all, and the longest), and its wall time on the driver."""
+
+    tasks: int = 0
+    units: int = 0
+    worker_s: float = 0.0
+    longest_task_s: float = 0.0
+    wall_s: float = 0.0
+
+
+@dataclass
+class RayStats:
+    """What the executor measured: starting and stopping Ray, each stage, and the time the
+    sweep spent on finished populations between two results (the store's writes)."""
+
+    startup_s: float = 0.0
+    shutdown_s: float = 0.0
+    driver_s: float = 0.0
+    stages: list[StageStats] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -115,6 +138,7 @@ class RayExecutor:
         self._task: Any = None
         self._started_here = False
         self._seconds_per_cost: float | None = None
+        self.stats = RayStats()
 
     # -- lifecycle -----------------------------------------------------------------
     def __enter__(self) -> RayExecutor:
@@ -127,6 +151,7 @@ class RayExecutor:
     def open(self) -> None:
         if self._ray is not None:
             return
+        started = time.perf_counter()
         options = self.options
         if not options.address:
             # Before Ray is imported: on Linux Ray would otherwise listen on every
@@ -172,10 +197,13 @@ class RayExecutor:
             max_retries=options.max_retries,
             retry_exceptions=False,
         )
+        self.stats.startup_s += time.perf_counter() - started
 
     def close(self) -> None:
         if self._ray is not None:
+            started = time.perf_counter()
             self._ray.shutdown()
+            self.stats.shutdown_s += time.perf_counter() - started
         self._ray = None
         self._started_here = False
 
@@ -190,6 +218,9 @@ class RayExecutor:
         running: dict[Any, tuple[tuple[WorkUnit, ...], float]] = {}
         failure: str | None = None
         limit = 2 * self.workers
+        stage = StageStats()
+        self.stats.stages.append(stage)
+        began = time.perf_counter()
         try:
             while queue or running:
                 while queue and failure is None and len(running) < limit:
@@ -206,15 +237,36 @@ class RayExecutor:
                     failure = failure or _failure_line(task, error)
                     continue
                 self._learn(task, seconds)
-                yield from zip(task, results, strict=True)
+                stage.tasks, stage.units = stage.tasks + 1, stage.units + len(task)
+                stage.worker_s += seconds
+                stage.longest_task_s = max(stage.longest_task_s, seconds)
+                for unit, records in zip(task, results, strict=True):
+                    handed = time.perf_counter()
+                    yield unit, records
+                    self.stats.driver_s += time.perf_counter() - handed
         except BaseException:
             for ref in running:
                 ray.cancel(ref, force=True)
             raise
         finally:
             self.in_flight = 0
+            stage.wall_s = time.perf_counter() - began
         if failure is not None:
             raise UnitFailed(failure)
+
+    def round_trip_s(self, count: int = 200) -> float:
+        """Worker-slot seconds one empty task costs: `count` of them through the same
+        remote function, as many in flight as in a sweep (the per-task overhead)."""
+        self.open()
+        ray, limit = self._ray, 2 * self.workers
+        ray.get([self._task.remote((), "cpu", self.engine, 1) for _ in range(limit)])  # warm
+        started, refs = time.perf_counter(), []
+        for _ in range(count):
+            if len(refs) >= limit:
+                _, refs = ray.wait(refs, num_returns=1)
+            refs.append(self._task.remote((), "cpu", self.engine, 1))
+        ray.get(refs)
+        return (time.perf_counter() - started) * self.workers / count
 
     def _take(self, queue: deque[WorkUnit]) -> tuple[WorkUnit, ...]:
         """The next task: one piece, or (once a task's time is known) as many as make up

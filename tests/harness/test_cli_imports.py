@@ -32,7 +32,7 @@ def test_leaderboard_help_exits_zero() -> None:
 
 def test_bench_names_its_suites_without_importing_them() -> None:
     assert tuple(SUITES) == TRAINING_SUITES
-    assert (*TRAINING_SUITES, "overparam", "tui") == SUITE_NAMES
+    assert (*TRAINING_SUITES, "overparam", "ray", "tui") == SUITE_NAMES
 
 
 def test_help_text_flows() -> None:
