@@ -1,7 +1,11 @@
-"""The one list of pruning algorithms, by short name."""
+"""The one list of pruning algorithms, by short name: the built-ins, then the plug-ins
+other packages register (algorithms.plugins), looked up on first use."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
+from algorithms import plugins
 from algorithms.base import Algorithm
 from algorithms.force import Force
 from algorithms.grasp import Grasp
@@ -15,7 +19,7 @@ from algorithms.rigl import RigL
 from algorithms.snip import Snip
 from algorithms.synflow import SynFlow
 
-ALGORITHMS: dict[str, type[Algorithm]] = {
+BUILT_INS: dict[str, type[Algorithm]] = {
     cls.name: cls
     for cls in (
         GradualMagnitude,
@@ -31,6 +35,55 @@ ALGORITHMS: dict[str, type[Algorithm]] = {
         MagnitudeAfterTraining,
     )
 }
+
+
+class AlgorithmRegistry(Mapping[str, type[Algorithm]]):
+    """Name -> algorithm class: the built-ins in their order, then the installed plug-ins
+    (by name). Plug-ins are looked up once, on first use; a bad one is skipped, its reason
+    kept in `errors` (and reported, see algorithms.plugins.set_reporter)."""
+
+    def __init__(self, built_ins: Mapping[str, type[Algorithm]]) -> None:
+        self._built_ins = dict(built_ins)
+        self._table: dict[str, type[Algorithm]] | None = None
+        self._origins: dict[str, str] = {}
+        self._errors: list[str] = []
+
+    def _loaded(self) -> dict[str, type[Algorithm]]:
+        if self._table is None:
+            classes, origins, errors = plugins.load_plugins(self._built_ins)
+            self._table = {**self._built_ins, **classes}
+            self._origins = {name: plugins.BUILT_IN for name in self._built_ins} | origins
+            self._errors = errors
+            for line in errors:
+                plugins.report(line)
+        return self._table
+
+    def __getitem__(self, name: str) -> type[Algorithm]:
+        return self._loaded()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
+
+    def origin(self, name: str) -> str:
+        """'built-in', or the distribution a plug-in came from."""
+        self._loaded()
+        return self._origins[name]
+
+    @property
+    def errors(self) -> list[str]:
+        """One line per plug-in that was skipped."""
+        self._loaded()
+        return list(self._errors)
+
+    def reload(self) -> None:
+        """Forget the plug-ins; the next use looks them up again (after installing one)."""
+        self._table = None
+
+
+ALGORITHMS = AlgorithmRegistry(BUILT_INS)
 
 
 class UnknownAlgorithmError(ValueError):

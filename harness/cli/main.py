@@ -13,6 +13,7 @@ import sys
 
 import typer
 
+from algorithms.plugins import set_reporter
 from harness.errors import UserError
 
 COMMAND_MODULES = (
@@ -46,6 +47,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+# A plug-in that fails to load is one line on stderr when a command first needs the
+# algorithms; the command goes on without it.
+set_reporter(lambda line: print(f"warning: {line}", file=sys.stderr))
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"harness.cli.{_name}").register(app)

@@ -218,13 +218,16 @@ def prune_command(
 def algorithms_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List the pruning algorithms: name, paper, summary and hyper-parameters."""
+    """List the pruning algorithms: name, origin (built-in or the plug-in's distribution),
+    paper, summary and hyper-parameters. A plug-in that failed to load is one line on
+    stderr."""
     from algorithms.hparams import describe
-    from harness.sweeps.prune_runs import algorithm_classes
+    from algorithms.registry import ALGORITHMS
 
     rows = [
         {
             "name": name,
+            "origin": ALGORITHMS.origin(name),
             "paper": cls.paper,
             "summary": cls.summary,
             "hparams": [
@@ -232,7 +235,7 @@ def algorithms_command(
                 for n, t, d, h in describe(cls.Params)
             ],
         }
-        for name, cls in algorithm_classes().items()
+        for name, cls in ALGORITHMS.items()
     ]
     if as_json:
         typer.echo(json.dumps(rows))
@@ -241,7 +244,8 @@ def algorithms_command(
     for r in rows:
         params = "\n".join(f"{p['name']}={p['default']}" for p in r["hparams"]) or "-"
         about = f"{escape(r['summary'])}\n[dim]{escape(r['paper'])}[/dim]"
-        table.add_row(r["name"], about, params, end_section=True)
+        name = f"{escape(r['name'])}\n[dim]{escape(r['origin'])}[/dim]"
+        table.add_row(name, about, params, end_section=True)
     table = fit(table, prose=["what it does"])
     Console().print(table)
 
