@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from harness.bench.executors import projected_seconds
 from harness.cli.main import main
 from harness.sweeps.driver import SweepDriver
 from harness.sweeps.executors import LocalExecutor
@@ -26,6 +27,8 @@ from harness.sweeps.ray_executor import (
     MIN_PIECE_RUNS,
     RayExecutor,
     RayOptions,
+    RayStats,
+    StageStats,
     UnitFailed,
     split_units,
 )
@@ -174,6 +177,17 @@ def test_executor_in_a_spec_is_validated_with_its_line() -> None:
     assert (spec.executor, spec.address, spec.ray_gpus_per_task) == ("ray", "head:6379", 0.25)
 
 
+def test_the_projection_for_n_machines_is_the_stated_model() -> None:
+    stats = RayStats(startup_s=5.0, shutdown_s=1.0, driver_s=2.0, stages=[
+        StageStats(tasks=10, units=10, worker_s=100.0, longest_task_s=3.0),
+        StageStats(tasks=4, units=4, worker_s=8.0, longest_task_s=6.0),
+    ])  # fmt: skip
+    overhead = 0.01
+    assert projected_seconds(stats, overhead, 1) == pytest.approx(8 + 100.1 + 8.04)
+    assert projected_seconds(stats, overhead, 4) == pytest.approx(8 + 100.1 / 4 + 6.0)
+    assert projected_seconds(stats, overhead, 1000) == pytest.approx(8 + 3.0 + 6.0)
+
+
 # -- on a real Ray instance --------------------------------------------------------------
 def test_ray_listens_on_loopback_only(ray_executor: RayExecutor) -> None:
     psutil = pytest.importorskip("psutil")
@@ -190,7 +204,12 @@ def test_ray_gives_the_local_executors_results_bit_for_bit(
     ray_executor: RayExecutor, local_results: dict[str, Path], tmp_path: Path
 ) -> None:
     db = tmp_path / "ray.duckdb"
+    stages_before = len(ray_executor.stats.stages)
     sweep(SPEC, db, ray_executor)
+    stages = ray_executor.stats.stages[stages_before:]
+    assert len(stages) >= 3  # phase 1, phase 2, pruning: one `run` each
+    assert all(s.tasks >= 1 and s.worker_s > 0 for s in stages)
+    assert sum(s.units for s in stages) > len(plan_sweep(parse_spec(SPEC))[0].stages[0].units)
     reference = results(local_results["fast"])
     assert len(reference) > 40
     assert results(db) == reference
