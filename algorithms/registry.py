@@ -18,6 +18,7 @@ from algorithms.random_mask import RandomMask
 from algorithms.rigl import RigL
 from algorithms.snip import Snip
 from algorithms.synflow import SynFlow
+from algorithms.wanda import Wanda
 
 BUILT_INS: dict[str, type[Algorithm]] = {
     cls.name: cls
@@ -33,6 +34,7 @@ BUILT_INS: dict[str, type[Algorithm]] = {
         RigL,
         RandomMask,
         MagnitudeAfterTraining,
+        Wanda,
     )
 }
 

@@ -35,6 +35,7 @@ _KNOWN: dict[str, LineStyle] = {
     "rigl": LineStyle("#bcbd22", "-", "h"),
     "random": LineStyle("#17becf", ":", "."),
     "magnitude-after": LineStyle("#aec7e8", "--", "d"),
+    "wanda": LineStyle("#ffbb78", "-.", "o"),
 }
 _SPARE_COLOURS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
 _SPARE_LINES = ("-", "--", "-.", ":")
@@ -42,7 +43,7 @@ _SPARE_MARKERS = ("o", "s", "^", "v", "D")
 
 
 def style(algorithm: str) -> LineStyle:
-    """The algorithm's style: fixed for the eleven shipped ones, else derived from its
+    """The algorithm's style: fixed for the shipped ones, else derived from its
     name (stable across runs and figures, never black)."""
     if algorithm in _KNOWN:
         return _KNOWN[algorithm]
