@@ -227,6 +227,9 @@ class RayExecutor:
                     task = self._take(queue)
                     ref = self._task.remote(task, self._device_wanted, self.engine, threads)
                     running[ref] = (task, time.perf_counter())
+                    self.in_flight = len(running)
+                    if progress is not None:  # reports the tasks now in flight
+                        progress(task[0], 0, 1)
                 self.in_flight = len(running)
                 done, _ = ray.wait(list(running), num_returns=1)
                 task, _started = running.pop(done[0])
