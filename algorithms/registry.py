@@ -11,6 +11,7 @@ from algorithms.force import Force
 from algorithms.grasp import Grasp
 from algorithms.imp import GradualMagnitude
 from algorithms.iter_snip import IterativeSnip
+from algorithms.lrr import LearningRateRewinding
 from algorithms.lth import LotteryTicket
 from algorithms.magnitude_after import MagnitudeAfterTraining
 from algorithms.prospr import ProsPr
@@ -35,6 +36,7 @@ BUILT_INS: dict[str, type[Algorithm]] = {
         RandomMask,
         MagnitudeAfterTraining,
         Wanda,
+        LearningRateRewinding,
     )
 }
 

@@ -36,6 +36,7 @@ _KNOWN: dict[str, LineStyle] = {
     "random": LineStyle("#17becf", ":", "."),
     "magnitude-after": LineStyle("#aec7e8", "--", "d"),
     "wanda": LineStyle("#ffbb78", "-.", "o"),
+    "lrr": LineStyle("#98df8a", "-", "s"),
 }
 _SPARE_COLOURS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
 _SPARE_LINES = ("-", "--", "-.", ":")
