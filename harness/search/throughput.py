@@ -36,7 +36,9 @@ def measure_throughput(
     make_orders(order_seeds, 0, data.points)  # warm-ups: code loaded, buffers touched
     evaluate(population.select([0]), data)
     started = time.perf_counter()
-    orders = make_orders(order_seeds, 1, data.points)
+    orders = make_orders(order_seeds, 1, data.points)  # on a GPU: made there, asynchronously
+    if torch_device.type == "cuda":
+        torch.cuda.synchronize()
     orders_s = time.perf_counter() - started
     lrs = epoch_learning_rates(population.lr.numpy(), population.schedule.numpy(), 0, epochs)
     steps = max(1, min(steps, config.steps_per_epoch(data.points) - 1))

@@ -19,6 +19,8 @@ def is_seed(network: str | int) -> bool:
     """Whether a fixed-network source is a seed (a seeded network as wide as the search
     asks) rather than a network with widths of its own (a shipped name, a file)."""
     return isinstance(network, int) or str(network).lstrip("-").isdigit()
+
+
 """Pruning from width w draws a w-wide network: its `random` is already its own width."""
 
 
@@ -27,7 +29,9 @@ class RunSpec:
     """Everything that determines one trained model.
 
     widths: hidden widths; mask: hex of the packed phase-2 mask (None otherwise);
-    hparams: sorted (name, value) pairs of the algorithm's hyper-parameters.
+    hparams: sorted (name, value) pairs of the algorithm's hyper-parameters; order: the
+    data-order algorithm (harness.training.data_order.ORDER_VERSION), so that results made
+    with an earlier order (whose keys lack it) are never taken for this one's.
     """
 
     kind: str
@@ -44,6 +48,7 @@ class RunSpec:
     hparams: tuple[tuple[str, str], ...] = ()
     holdout: float = 0.0
     shared_order: bool = False
+    order: str = "feistel-1"
 
     def run_key(self) -> str:
         payload = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))

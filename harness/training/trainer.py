@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import torch
 
 from algorithms.base import Session, StepCallback
 from harness.training.data_order import epoch_orders
@@ -51,7 +52,7 @@ def train(
     base_lr = population.lr.numpy()
     schedules = population.schedule.numpy()
     engine.import_state(state)
-    make_orders = getattr(engine, "epoch_orders", epoch_orders)  # an engine may reuse a buffer
+    make_orders = getattr(engine, "epoch_orders", epoch_orders)  # a buffer, or on a device
     run_epoch = getattr(engine, "run_epoch", None)  # an engine may fuse orders and steps
     for epoch in range(config.epochs):
         lrs = epoch_learning_rates(base_lr, schedules, epoch, config.epochs)
@@ -63,7 +64,9 @@ def train(
                 progress(last, total_steps)
             continue
         orders = make_orders(seeds, epoch_offset + epoch, data.points)
-        if config.shared_order:
+        if config.shared_order and isinstance(orders, torch.Tensor):  # made on a device
+            orders = orders.expand(population.size, data.points)
+        elif config.shared_order:
             orders = np.broadcast_to(orders, (population.size, data.points))
         step = 0
         while step < steps_per_epoch:

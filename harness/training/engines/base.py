@@ -75,8 +75,12 @@ class Engine(Protocol):
 
         orders: int32 [M, N] this epoch's data order per model; step s uses points
         orders[m, s*B:(s+1)*B]. lrs: float32 [M], this epoch's learning rate per model.
+        Orders come from the engine's own `epoch_orders` when it has one (the torch
+        engine's: an int64 tensor on its device), else from data_order.epoch_orders.
         """
 
+    # Optional: `epoch_orders(seeds, epoch, n)`, data_order.epoch_orders' values bit for bit
+    # in whatever form this engine's `run_steps` reads fastest.
     # Optional: `run_epoch(seeds, epoch, n, lrs)`, a whole epoch's steps with model m on
     # harness.training.data_order.epoch_orders(seeds, epoch, n)[m], bit for bit what
     # `run_steps` gives on those orders. The trainer calls it for epochs no callback interrupts.

@@ -104,7 +104,9 @@ def _train_epoch(
     scratch_size: int,
 ) -> None:
     """`count` steps of every model m on its own order for (seeds[m], epoch), made right
-    before its steps, so the order is still in cache when the kernel reads it."""
+    before its steps, so the order is still in cache when the kernel reads it. (numba's
+    cache keys on this file alone: the order algorithm compiled in here is data_order's
+    "feistel-1"; a new order must touch this file too.)"""
     for m in numba.prange(theta.shape[0]):
         scratch = np.zeros(scratch_size, np.float32)
         order = np.empty(data.shape[0], np.int32)

@@ -181,7 +181,8 @@ def population_steps(
     momentum: np.float32,
 ) -> None:
     """`steps` steps of every model m from step `first`: on orders[m] when `orders` has a
-    row per model, else on the order of (seeds[m], epoch), made here."""
+    row per model, else on the order of (seeds[m], epoch), made here (data_order's
+    "feistel-1"; numba's cache keys on this file alone, so a new order must touch it)."""
     for m in numba.prange(theta.shape[0]):
         if orders.shape[0] == theta.shape[0]:
             order = orders[m, first * batch :]

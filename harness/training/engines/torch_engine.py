@@ -3,6 +3,11 @@
 Runs on any torch device (CUDA included), any depth and width; the general path and
 the reference for the fast CPU kernel. Gradients are written out by hand (the MLP is
 small and fixed), which keeps one step to a few batched kernels.
+
+Nothing between steps waits for the device: the data orders are made on it
+(harness.training.data_order.epoch_orders_torch, from per-model keys uploaded once), the
+learning rates go up once per epoch without a synchronising copy, and a step issues the
+same kernels whatever the population size, none reading a value back to the host.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import numpy as np
 import torch
 
 from algorithms.forward import mlp_forward
+from harness.training.data_order import epoch_orders_torch, seed_keys
 from harness.training.datasets import Dataset
 from harness.training.engines.base import SGDConfig, TrainState
 
@@ -28,6 +34,10 @@ class TorchEngine:
         self.x = torch.as_tensor(data.x, device=device)
         self.y = torch.as_tensor(data.y, device=device)
         self.state: TrainState | None = None
+        self._seeds = np.zeros(0, dtype=np.int64)
+        self._keys = torch.zeros((0, 2), dtype=torch.int64, device=device)
+        self._lrs = np.zeros(0, dtype=np.float32)
+        self._rates: list[torch.Tensor] = []
 
     def import_state(self, state: TrainState) -> None:
         pop = state.population
@@ -37,6 +47,10 @@ class TorchEngine:
         self.bias_masks = [m.to(self.device, torch.float32) for m in pop.bias_masks]
         self.weight_momentum = [v.to(self.device) for v in state.weight_momentum]
         self.bias_momentum = [v.to(self.device) for v in state.bias_momentum]
+        self._masked = [  # read back once here, so that no step waits on the device
+            (not bool(w.all()), not bool(b.all()))
+            for w, b in zip(self.weight_masks, self.bias_masks, strict=True)
+        ]
 
     def export_state(self, state: TrainState) -> None:
         pop = state.population
@@ -47,19 +61,42 @@ class TorchEngine:
             if dst is not src:
                 dst.copy_(src)
 
-    def run_steps(self, orders: np.ndarray, first: int, count: int, lrs: np.ndarray) -> None:
+    def epoch_orders(self, seeds: np.ndarray, epoch: int, n: int) -> torch.Tensor:
+        """harness.training.data_order.epoch_orders(seeds, epoch, n), bit for bit, made on
+        this engine's device (int64 [len(seeds), n]); the seeds' keys go up once."""
+        seeds = np.asarray(seeds, dtype=np.int64)
+        if not np.array_equal(seeds, self._seeds):
+            self._seeds = seeds.copy()
+            self._keys = _upload(torch.from_numpy(seed_keys(seeds)), self.device)
+        return epoch_orders_torch(self._keys, epoch, n)
+
+    def run_epoch(self, seeds: np.ndarray, epoch: int, n: int, lrs: np.ndarray) -> None:
+        """A whole epoch, its orders made on the device (the Engine protocol's fused path)."""
+        self.run_steps(self.epoch_orders(seeds, epoch, n), 0, n // self.config.batch_size, lrs)
+
+    def run_steps(
+        self, orders: np.ndarray | torch.Tensor, first: int, count: int, lrs: np.ndarray
+    ) -> None:
         batch = self.config.batch_size
-        order = torch.as_tensor(np.ascontiguousarray(orders), device=self.device, dtype=torch.int64)
-        lr = torch.as_tensor(lrs, device=self.device, dtype=torch.float32)
-        self._rates = [-lr.view(-1, 1, 1), -lr.view(-1, 1)]
-        self._masked = [
-            (not bool(w.all()), not bool(b.all()))
-            for w, b in zip(self.weight_masks, self.bias_masks, strict=True)
-        ]
+        if isinstance(orders, torch.Tensor):
+            order = orders.to(self.device, torch.int64)
+        else:
+            order = torch.as_tensor(np.ascontiguousarray(orders), device=self.device)
+            order = order.to(torch.int64)
+        self._set_rates(lrs)
         work = batch * sum(w.numel() for w in self.weights)  # multiply-adds per step
         with cpu_threads(self.device, work):
             for step in range(first, first + count):
                 self._step(order[:, step * batch : (step + 1) * batch])
+
+    def _set_rates(self, lrs: np.ndarray) -> None:
+        """-lr per model on the device, uploaded when the rates change (once an epoch)."""
+        lrs = np.asarray(lrs, dtype=np.float32)
+        if self._rates and np.array_equal(lrs, self._lrs):
+            return
+        self._lrs = lrs.copy()
+        lr = _upload(torch.from_numpy(self._lrs), self.device)
+        self._rates = [-lr.view(-1, 1, 1), -lr.view(-1, 1)]
 
     def _step(self, index: torch.Tensor) -> None:
         """One SGD step of every model on its own batch `index` [M, B]: the mean BCE
@@ -90,6 +127,15 @@ class TorchEngine:
                 b.mul_(self.bias_masks[layer])
             if back is not None:
                 delta = torch.ops.aten.threshold_backward(back, a_in, 0.0)
+
+
+def _upload(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """`tensor` (on the host) on `device`; to a GPU through pinned memory without waiting
+    for the work already queued there (the caching host allocator keeps the pinned block
+    until the copy is done)."""
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
 
 
 PARALLEL_WORK = 1 << 23
