@@ -1,5 +1,8 @@
 """The one list of pruning algorithms, by short name: the built-ins, then the plug-ins
-other packages register (algorithms.plugins), looked up on first use."""
+other packages register (algorithms.plugins), looked up on first use.
+
+`NAME+repair` is algorithm NAME with effective-sparsity repair (algorithms.repair), for
+any NAME; it is composed when first named and listed from then on."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from algorithms.lth import LotteryTicket
 from algorithms.magnitude_after import MagnitudeAfterTraining
 from algorithms.prospr import ProsPr
 from algorithms.random_mask import RandomMask
+from algorithms.repair import SUFFIX, repaired
 from algorithms.rigl import RigL
 from algorithms.snip import Snip
 from algorithms.synflow import SynFlow
@@ -43,8 +47,9 @@ BUILT_INS: dict[str, type[Algorithm]] = {
 
 class AlgorithmRegistry(Mapping[str, type[Algorithm]]):
     """Name -> algorithm class: the built-ins in their order, then the installed plug-ins
-    (by name). Plug-ins are looked up once, on first use; a bad one is skipped, its reason
-    kept in `errors` (and reported, see algorithms.plugins.set_reporter)."""
+    (by name), then the `NAME+repair` compositions named so far. Plug-ins are looked up
+    once, on first use; a bad one is skipped, its reason kept in `errors` (and reported,
+    see algorithms.plugins.set_reporter)."""
 
     def __init__(self, built_ins: Mapping[str, type[Algorithm]]) -> None:
         self._built_ins = dict(built_ins)
@@ -63,7 +68,13 @@ class AlgorithmRegistry(Mapping[str, type[Algorithm]]):
         return self._table
 
     def __getitem__(self, name: str) -> type[Algorithm]:
-        return self._loaded()[name]
+        table = self._loaded()
+        if name not in table and name.endswith(SUFFIX):
+            base = name.removesuffix(SUFFIX)
+            if SUFFIX not in base and base in table:
+                table[name] = repaired(table[base])
+                self._origins[name] = self._origins[base]
+        return table[name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._loaded())

@@ -42,15 +42,16 @@ def parse_widths(text: str, depth: int = 3) -> list[tuple[int, ...]]:
 
 
 def parse_algorithms(text: str) -> list[str]:
-    from harness.sweeps.prune_runs import algorithm_classes
+    """Names from --algorithm ('all': every built-in and plug-in); NAME+repair composes."""
+    from algorithms.registry import ALGORITHMS
 
-    classes = algorithm_classes()
     names = parse_list(text, str, "--algorithm")
     if names == ["all"]:
-        return list(classes)
+        return list(ALGORITHMS)
     for name in names:
-        if name not in classes:
-            raise UserError(f"unknown algorithm {name!r}; choose from: {', '.join(classes)}")
+        if name not in ALGORITHMS:  # composes NAME+repair, so the grid knows it too
+            choices = ", ".join(ALGORITHMS)
+            raise UserError(f"unknown algorithm {name!r}; choose from: {choices} (or NAME+repair)")
     return names
 
 
@@ -136,7 +137,8 @@ def prune_command(
     algorithm: Annotated[
         str,
         typer.Option(
-            help="Algorithm names, comma-separated, or 'all' (see `sparsest algorithms`)."
+            help="Algorithm names, comma-separated, or 'all' (see `sparsest algorithms`); "
+            "NAME+repair: NAME with effective-sparsity repair."
         ),
     ],
     width: Annotated[str, typer.Option(help="Hidden widths W (W,W,W) or AxBxC, comma-separated.")],
@@ -240,7 +242,10 @@ def algorithms_command(
     if as_json:
         typer.echo(json.dumps(rows))
         return
-    table = compact_table("name", "what it does", "hyper-parameters", title="algorithms")
+    table = compact_table(
+        "name", "what it does", "hyper-parameters", title="algorithms",
+        caption="NAME+repair: any of them with effective-sparsity repair (Vysogorets & Kempe)",
+    )  # fmt: skip
     for r in rows:
         params = "\n".join(f"{p['name']}={p['default']}" for p in r["hparams"]) or "-"
         about = f"{escape(r['summary'])}\n[dim]{escape(r['paper'])}[/dim]"
