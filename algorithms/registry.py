@@ -17,6 +17,7 @@ from algorithms.iter_snip import IterativeSnip
 from algorithms.lrr import LearningRateRewinding
 from algorithms.lth import LotteryTicket
 from algorithms.magnitude_after import MagnitudeAfterTraining
+from algorithms.ntk_sap import NtkSap
 from algorithms.prospr import ProsPr
 from algorithms.random_mask import RandomMask
 from algorithms.repair import SUFFIX, repaired
@@ -41,6 +42,7 @@ BUILT_INS: dict[str, type[Algorithm]] = {
         MagnitudeAfterTraining,
         Wanda,
         LearningRateRewinding,
+        NtkSap,
     )
 }
 

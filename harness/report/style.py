@@ -37,6 +37,7 @@ _KNOWN: dict[str, LineStyle] = {
     "magnitude-after": LineStyle("#aec7e8", "--", "d"),
     "wanda": LineStyle("#ffbb78", "-.", "o"),
     "lrr": LineStyle("#98df8a", "-", "s"),
+    "ntk-sap": LineStyle("#ff9896", ":", "^"),
 }
 _SPARE_COLOURS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
 _SPARE_LINES = ("-", "--", "-.", ":")
