@@ -23,6 +23,7 @@ from algorithms.random_mask import RandomMask
 from algorithms.repair import SUFFIX, repaired
 from algorithms.rigl import RigL
 from algorithms.snip import Snip
+from algorithms.srigl import SRigL
 from algorithms.synflow import SynFlow
 from algorithms.wanda import Wanda
 
@@ -43,6 +44,7 @@ BUILT_INS: dict[str, type[Algorithm]] = {
         Wanda,
         LearningRateRewinding,
         NtkSap,
+        SRigL,
     )
 }
 

@@ -18,7 +18,7 @@ from harness.training.population import Population
 from harness.training.session import TrainingSession
 
 # Shorter update intervals so a 1-epoch (38-step) test run exercises the updates.
-OVERRIDES = {"rigl": ["update_interval=10"]}
+OVERRIDES = {"rigl": ["update_interval=10"], "srigl": ["update_interval=10"]}
 
 STRUCTURES = {
     (3, 3, 3): [4, 5, 13, 26],
