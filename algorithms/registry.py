@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 
 from algorithms import plugins
 from algorithms.base import Algorithm
+from algorithms.chita import Chita
 from algorithms.force import Force
 from algorithms.grasp import Grasp
 from algorithms.imp import GradualMagnitude
@@ -45,6 +46,7 @@ BUILT_INS: dict[str, type[Algorithm]] = {
         LearningRateRewinding,
         NtkSap,
         SRigL,
+        Chita,
     )
 }
 

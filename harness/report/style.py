@@ -39,6 +39,7 @@ _KNOWN: dict[str, LineStyle] = {
     "lrr": LineStyle("#98df8a", "-", "s"),
     "ntk-sap": LineStyle("#ff9896", ":", "^"),
     "srigl": LineStyle("#dbdb8d", "--", "h"),
+    "chita": LineStyle("#c5b0d5", "-.", "D"),
 }
 _SPARE_COLOURS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
 _SPARE_LINES = ("-", "--", "-.", ":")
