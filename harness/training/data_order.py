@@ -1,20 +1,25 @@
 """Data order: which point each model sees at each step.
 
-Every model owns a data seed; epoch e's order is a keyed bijection of range(n): a
+Every model owns a data seed; epoch e's order is a keyed bijection of range(n): an
 eight-round Feistel network on the smallest domain of 2^bits >= n points (bits >= 2,
-so the domain is under 2n for n > 2), keyed by (seed, epoch), read in the order of its
-inputs with the values >= n left out. Each value is computed on its own from its
-input (integer arithmetic only, every intermediate in [0, 2^62), so numba's int64,
-torch's int64 on any device and Python's ints agree bit for bit); dropping the
-out-of-range values is a prefix sum, so a GPU makes a whole population's orders in a
-few fixed-shape kernels without a host round trip. An order is a pure function of
-(seed, epoch, n): independent of which other models share the population, of the
-backend and of the device, which is what makes a model's result batch-invariant.
+so the domain is under 2n for n > 2), each round xoring one half with a
+multiply-add-shift hash of the other, keyed by (seed, epoch); the order lists the
+images of 0, 1, 2, ... that fall below n. Each image is computed on its own (integer
+arithmetic only, every intermediate in [0, 2^59), so numba's int64, torch's int64 on any
+device and Python's ints agree bit for bit), and dropping the images >= n is a prefix
+sum, so a GPU makes a whole population's orders in a few fixed-shape kernels with no
+host round trip (`epoch_orders_torch`); the CPU kernels call `fill_order`. An order is a
+pure function of (seed, epoch, n): independent of which other models share the
+population, of the backend and of the device, which is what makes a model's result
+batch-invariant. (Cycle-walking, the other way to restrict a bijection to range(n),
+has no fixed bound on its steps; the prefix sum has.)
 
-The key: splitmix64 of the seed, once per model (`seed_keys`), split into two 32-bit
-halves; each round's 32-bit key mixes those with the epoch and the round number
-(`round_keys`), in the same 32-bit arithmetic, so a device derives every epoch's keys
-from the per-model halves it was given once.
+The key: splitmix64 of the seed, once per model (`seed_keys`), as two 32-bit halves;
+each epoch's round keys hash those with the epoch in 32-bit arithmetic, so a device
+derives every epoch's keys from the per-model halves it was given once. numba caches a
+compiled function per its own file: the kernels that compile `fill_order` in
+(engines.numba_engine, engines.sparse_kernel) must be touched when the order changes,
+as must ORDER_VERSION.
 """
 
 from __future__ import annotations

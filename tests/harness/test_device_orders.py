@@ -189,3 +189,15 @@ def test_an_epochs_operations_do_not_grow_with_the_population(shared: bool) -> N
     assert small == large
     assert sum(small.values()) > 15 * 10  # the 15 steps are in there
     assert not SYNCS & set(small), "a host synchronisation in the epoch"
+
+
+def test_the_cached_kernels_name_the_order() -> None:
+    """numba caches a kernel per its own file: one that compiles fill_order in must
+    change (its text naming ORDER_VERSION) whenever the order does, or stale caches
+    would keep the old order."""
+    from pathlib import Path
+
+    from harness.training.engines import numba_engine, sparse_kernel
+
+    for module in (numba_engine, sparse_kernel):
+        assert f'"{ORDER_VERSION}"' in Path(module.__file__).read_text()
