@@ -48,8 +48,8 @@ CASES = [
 @pytest.mark.parametrize(("name", "width"), CASES)
 def test_compacted_training_is_masked_dense_training_bit_for_bit(name: str, width: int) -> None:
     models = 1 if width == 256 else 2
-    # 300 steps in all: the lottery ticket trains 5 times, magnitude-after twice.
-    epochs = {"lth": 4, "magnitude-after": 10}.get(name, 20)
+    # 300 steps in all: the lottery ticket and LRR train 5 times, magnitude-after twice.
+    epochs = {"lth": 4, "lrr": 4, "magnitude-after": 10}.get(name, 20)
     algorithm = ALGORITHMS[name]
     results = []
     for mode in ("always", "reference"):
