@@ -49,10 +49,11 @@ FIXED_INIT_HPARAMS: dict[str, Any] = {"xavier_reinit": False}
 """Defaults of fixed-init runs, for the algorithms that have the field (before --hp)."""
 
 
-def algorithm_classes() -> dict[str, Any]:
+def algorithm_classes() -> Mapping[str, Any]:
+    """The registry itself (a lookup composes `NAME+repair` on first use)."""
     from algorithms.registry import ALGORITHMS
 
-    return dict(ALGORITHMS)
+    return ALGORITHMS
 
 
 @dataclass(frozen=True)
