@@ -29,6 +29,7 @@ DATA = cubist_spiral(points_per_arm=1000)  # 1,983 points, 15 steps an epoch
 SEEDS = np.array([0, 1, 2, 7, 123_456_789, -5, 2**62, -(2**63), 2**63 - 1])
 SIZES = [0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 100, 127, 128, 129, 1000, 1983]
 DATASET_SIZES = [cubist_spiral().points, circles().points, xor().points]
+CPU = torch.device("cpu")
 SYNCS = {"_local_scalar_dense", "item", "is_nonzero", "equal", "nonzero", "masked_select"}
 
 
@@ -114,8 +115,9 @@ def _population(m: int, sizes: tuple[int, ...] = (2, 6, 6, 1)) -> Population:
     )
 
 
-def test_the_engines_device_orders_are_the_harness_orders() -> None:
-    engine = TorchEngine(DATA, SGDConfig(), torch.device("cpu"))
+@pytest.mark.parametrize("on_device", [True, False])
+def test_the_engines_orders_are_the_harness_orders(on_device: bool) -> None:
+    engine = TorchEngine(DATA, SGDConfig(), CPU, device_orders=on_device)
     seeds = np.array([3, 1, 4, 1, 5])
     for epoch in (0, 7):
         made = engine.epoch_orders(seeds, epoch, DATA.points)
@@ -130,9 +132,9 @@ def test_device_orders_train_as_host_orders_and_as_the_numba_engine() -> None:
     config = SGDConfig(epochs=4)
     population = _population(9)
     fused, split, numba = population.clone(), population.clone(), population.clone()
-    train(TrainState.fresh(fused), DATA, config, TorchEngine(DATA, config, torch.device("cpu")))
+    train(TrainState.fresh(fused), DATA, config, TorchEngine(DATA, config, CPU, device_orders=True))
     state = TrainState.fresh(split)
-    engine = TorchEngine(DATA, config, torch.device("cpu"))
+    engine = TorchEngine(DATA, config, CPU, device_orders=True)
     engine.import_state(state)
     seeds = split.data_seed.numpy()
     for epoch in range(config.epochs):
@@ -168,7 +170,7 @@ def _epoch_ops(models: int, shared: bool = False) -> Counter[str]:
     uploaded them), orders included, for `models` models (half of them masked)."""
     config = SGDConfig(epochs=2, shared_order=shared)
     population = _population(models)
-    engine = TorchEngine(DATA, config, torch.device("cpu"))
+    engine = TorchEngine(DATA, config, CPU, device_orders=True)
     engine.import_state(TrainState.fresh(population))
     seeds = population.data_seed.numpy()
     lrs = epoch_learning_rates(population.lr.numpy(), population.schedule.numpy(), 0, 2)

@@ -5,7 +5,8 @@ the reference for the fast CPU kernel. Gradients are written out by hand (the ML
 small and fixed), which keeps one step to a few batched kernels.
 
 Nothing between steps waits for the device: the data orders are made on it
-(harness.training.data_order.epoch_orders_torch, from per-model keys uploaded once), the
+(harness.training.data_order.epoch_orders_torch, from per-model keys uploaded once; on
+the CPU by the numba kernels' code, faster there and bit for bit the same), the
 learning rates go up once per epoch without a synchronising copy, and a step issues the
 same kernels whatever the population size, none reading a value back to the host.
 """
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from algorithms.forward import mlp_forward
-from harness.training.data_order import epoch_orders_torch, seed_keys
+from harness.training.data_order import epoch_orders, epoch_orders_torch, seed_keys
 from harness.training.datasets import Dataset
 from harness.training.engines.base import SGDConfig, TrainState
 
@@ -28,9 +29,20 @@ from harness.training.engines.base import SGDConfig, TrainState
 class TorchEngine:
     name = "torch"
 
-    def __init__(self, data: Dataset, config: SGDConfig, device: torch.device) -> None:
+    def __init__(
+        self,
+        data: Dataset,
+        config: SGDConfig,
+        device: torch.device,
+        device_orders: bool | None = None,
+    ) -> None:
+        """device_orders: make the data orders with torch on `device` (the default off the
+        CPU); else with the CPU kernels' numba code, the same values and on the CPU 40
+        times faster (torch's int64 passes over a whole population's domain are
+        memory-bound there)."""
         self.config = config
         self.device = device
+        self.device_orders = device.type != "cpu" if device_orders is None else device_orders
         self.x = torch.as_tensor(data.x, device=device)
         self.y = torch.as_tensor(data.y, device=device)
         self.state: TrainState | None = None
@@ -62,9 +74,12 @@ class TorchEngine:
                 dst.copy_(src)
 
     def epoch_orders(self, seeds: np.ndarray, epoch: int, n: int) -> torch.Tensor:
-        """harness.training.data_order.epoch_orders(seeds, epoch, n), bit for bit, made on
-        this engine's device (int64 [len(seeds), n]); the seeds' keys go up once."""
+        """harness.training.data_order.epoch_orders(seeds, epoch, n), bit for bit, as int64
+        [len(seeds), n] on this engine's device, made there when `device_orders` (the
+        seeds' keys going up once)."""
         seeds = np.asarray(seeds, dtype=np.int64)
+        if not self.device_orders:
+            return torch.from_numpy(epoch_orders(seeds, epoch, n)).to(self.device, torch.int64)
         if not np.array_equal(seeds, self._seeds):
             self._seeds = seeds.copy()
             self._keys = _upload(torch.from_numpy(seed_keys(seeds)), self.device)
