@@ -8,13 +8,16 @@ and the cost of an empty task through the same remote function (`task_overhead_m
 The projection for N machines of k workers each (from the run with a worker per core):
 
     T(N) = startup + shutdown + driver + sum over stages of
-           max((W_s + n_s * o) / (N * k), L_s)
+           max((W_s + max(n_s, 2 N k) * o) / (N * k), F_s)
 
-W_s: the seconds a stage's tasks took on the workers; n_s: its tasks; o: the empty-task
-cost; L_s: its longest task (a stage cannot end before it; stages run one after the
-other, as phase 2 waits for phase 1); driver: the time the sweep spent writing finished
-populations, which one process does. `model_check_*` compares the model's figure for one
-worker with the measured one.
+W_s: the seconds a stage's tasks took on the workers; n_s: its tasks (the executor cuts
+at least two pieces per worker, so a bigger cluster gets more); o: the empty-task cost;
+F_s: the stage's floor, the longest its smallest task could take (its slowest models,
+cut to pieces of MIN_PIECE_RUNS or to a whole small unit; a stage cannot end before it,
+and stages run one after the other, as phase 2 waits for phase 1); driver: the time the
+sweep spent writing finished populations, which one process does. `model_check_*`
+compares the model's figure for one worker with the measured one (W_s was measured with
+every core busy, so it errs long where cores share caches, memory and clocks).
 """
 
 from __future__ import annotations
@@ -62,7 +65,8 @@ class ExecutorFigures:
 def projected_seconds(stats: RayStats, overhead_s: float, slots: int) -> float:
     """The model above for `slots` = N * k workers."""
     stages = sum(
-        max((s.worker_s + s.tasks * overhead_s) / slots, s.longest_task_s) for s in stats.stages
+        max((s.worker_s + max(s.tasks, 2 * slots) * overhead_s) / slots, s.floor_s)
+        for s in stats.stages
     )
     return stats.startup_s + stats.shutdown_s + stats.driver_s + stages
 

@@ -56,6 +56,10 @@ class StageStats:
     worker_s: float = 0.0
     longest_task_s: float = 0.0
     wall_s: float = 0.0
+    floor_s: float = 0.0
+    """The longest its smallest task could take: the slowest task's seconds per model
+    times the models of the piece it could be cut to at most (MIN_PIECE_RUNS, or a
+    whole unit that is smaller or shares one order)."""
 
 
 @dataclass
@@ -243,6 +247,7 @@ class RayExecutor:
                 stage.tasks, stage.units = stage.tasks + 1, stage.units + len(task)
                 stage.worker_s += seconds
                 stage.longest_task_s = max(stage.longest_task_s, seconds)
+                stage.floor_s = max(stage.floor_s, _floor_seconds(task, seconds))
                 for unit, records in zip(task, results, strict=True):
                     handed = time.perf_counter()
                     yield unit, records
@@ -306,6 +311,13 @@ def _failure_line(task: tuple[WorkUnit, ...], error: Exception) -> str:
         reason = f"its worker died more often than Ray retries ({type(error).__name__})"
     labels = ", ".join(unit.label for unit in task)
     return f"unit {labels} failed on a Ray worker: {reason}"
+
+
+def _floor_seconds(task: tuple[WorkUnit, ...], seconds: float) -> float:
+    runs = sum(len(unit.runs) for unit in task)
+    piece = max(len(u.runs) if u.shared_order or len(u.runs) < 2 * MIN_PIECE_RUNS
+                else MIN_PIECE_RUNS for u in task)  # fmt: skip
+    return seconds / max(runs, 1) * piece
 
 
 def unit_cost(unit: WorkUnit) -> float:

@@ -179,12 +179,13 @@ def test_executor_in_a_spec_is_validated_with_its_line() -> None:
 
 def test_the_projection_for_n_machines_is_the_stated_model() -> None:
     stats = RayStats(startup_s=5.0, shutdown_s=1.0, driver_s=2.0, stages=[
-        StageStats(tasks=10, units=10, worker_s=100.0, longest_task_s=3.0),
-        StageStats(tasks=4, units=4, worker_s=8.0, longest_task_s=6.0),
+        StageStats(tasks=10, units=10, worker_s=100.0, longest_task_s=9.0, floor_s=3.0),
+        StageStats(tasks=4, units=4, worker_s=8.0, longest_task_s=6.0, floor_s=6.0),
     ])  # fmt: skip
     overhead = 0.01
     assert projected_seconds(stats, overhead, 1) == pytest.approx(8 + 100.1 + 8.04)
     assert projected_seconds(stats, overhead, 4) == pytest.approx(8 + 100.1 / 4 + 6.0)
+    # a huge cluster: every stage is down to its floor
     assert projected_seconds(stats, overhead, 1000) == pytest.approx(8 + 3.0 + 6.0)
 
 
@@ -209,6 +210,7 @@ def test_ray_gives_the_local_executors_results_bit_for_bit(
     stages = ray_executor.stats.stages[stages_before:]
     assert len(stages) >= 3  # phase 1, phase 2, pruning: one `run` each
     assert all(s.tasks >= 1 and s.worker_s > 0 for s in stages)
+    assert all(0 < s.floor_s <= s.longest_task_s for s in stages)
     assert sum(s.units for s in stages) > len(plan_sweep(parse_spec(SPEC))[0].stages[0].units)
     reference = results(local_results["fast"])
     assert len(reference) > 40
