@@ -90,4 +90,3 @@ def population_records(
 def stamp(records: Sequence[RunRecord], sweep_id: int | None) -> list[RunRecord]:
     """The records as written by sweep `sweep_id`."""
     return [replace(r, sweep_id=sweep_id) for r in records]
-

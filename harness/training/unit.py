@@ -92,9 +92,7 @@ class WorkUnit:
         return replace(self, runs=left) if left else None
 
 
-def _initial(
-    run: PlannedRun, unit: WorkUnit, cache: dict[tuple[object, ...], Network]
-) -> Network:
+def _initial(run: PlannedRun, unit: WorkUnit, cache: dict[tuple[object, ...], Network]) -> Network:
     widths = run.spec.widths
     depth = len(widths)
     if run.spec.init_mode == "fixed":
@@ -170,4 +168,3 @@ def train_unit(
         session.train()
     seconds = time.perf_counter() - started
     return population_records(session.population, unit.runs, split.test, device.type, seconds)
-

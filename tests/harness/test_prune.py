@@ -182,9 +182,7 @@ def test_fixed_init_runs_keep_the_init_unless_xavier_reinit_is_asked_for(
 
 
 def test_random_masks_repeat_per_run_key_however_runs_are_grouped() -> None:
-    grid = small_grid(
-        algorithms=("random", "rigl"), nnz=(6, 20), lrs=(0.1, 0.2), seeds=2, hp=()
-    )
+    grid = small_grid(algorithms=("random", "rigl"), nnz=(6, 20), lrs=(0.1, 0.2), seeds=2, hp=())
     together = {r.run_key: r.mask for r in run_grid(grid)}
     apart = {r.run_key: r.mask for r in run_grid(grid, population_size=1)}
     assert len(together) == 16 and together == apart
@@ -208,9 +206,7 @@ def test_records_are_complete_and_a_rerun_skips_what_is_done() -> None:
         assert r.model_nnz >= r.weight_nnz + 1
         assert not r.diverged and 0 <= r.accuracy <= 1
     assert run_grid(grid, sink) == []
-    bigger = run_grid(
-        small_grid(algorithms=("imp", "magnitude-after"), nnz=(5, 20, 26)), sink
-    )
+    bigger = run_grid(small_grid(algorithms=("imp", "magnitude-after"), nnz=(5, 20, 26)), sink)
     assert [r.target_weight_nnz for r in bigger] == [26, 26]
 
 

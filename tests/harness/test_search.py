@@ -42,6 +42,8 @@ def context(sink, targets, log=lambda _: None, progress=None) -> SearchContext: 
 
 def unit(sizes, runs, epochs=1) -> WorkUnit:  # type: ignore[no-untyped-def]
     return WorkUnit("test", "xor", sizes, epochs, tuple(runs), fixed_width=16)
+
+
 TINY = Grid(lrs=(0.1,), schedules=("constant", "cosine"), seeds=1, epochs=1)
 
 
