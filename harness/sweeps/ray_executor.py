@@ -161,6 +161,9 @@ class RayExecutor:
             # Before Ray is imported: on Linux Ray would otherwise listen on every
             # interface; with this, every server of the instance binds to 127.0.0.1.
             os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+            # Ray runs its workers at nice 15, so any other busy process on the machine
+            # starves them; the local executor trains at normal priority, and so do these
+            os.environ.setdefault("RAY_worker_niceness", "0")
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         ray = import_ray()
         if ray.is_initialized():
