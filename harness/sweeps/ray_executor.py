@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import socket
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -174,6 +175,7 @@ class RayExecutor:
         if options.address:
             settings.pop("include_dashboard")
             where = options.address
+            _check_reachable(where)
             try:
                 ray.init(address=where, **settings)
             except (ConnectionError, RuntimeError, ValueError) as error:
@@ -296,6 +298,22 @@ class RayExecutor:
         rate = seconds / max(1.0, sum(unit_cost(u) for u in task))
         old = self._seconds_per_cost
         self._seconds_per_cost = rate if old is None else 0.7 * old + 0.3 * rate
+
+
+def _check_reachable(address: str, seconds: float = 5.0) -> None:
+    """A one-line UserError unless HOST:PORT accepts a connection (Ray itself would retry
+    for minutes); `auto` and ray:// addresses are left to Ray."""
+    if address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--address {address!r}: expected HOST:PORT, e.g. 10.0.0.5:6379")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise UserError(f"cannot reach the Ray cluster at {address}: {reason}") from None
 
 
 def _local_gpus(options: RayOptions) -> int:

@@ -166,6 +166,31 @@ def test_bad_executor_options_are_one_line(
     assert not (tmp_path / "r.duckdb").exists()
 
 
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("127.0.0.1:1", "cannot reach the Ray cluster at 127.0.0.1:1: "),
+        ("head", "expected HOST:PORT"),
+    ],
+)
+def test_an_unreachable_cluster_is_one_line_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], address: str, message: str
+) -> None:
+    pytest.importorskip("ray")
+    spec = tmp_path / "s.toml"
+    spec.write_text(SPEC)
+    started = time.perf_counter()
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", str(spec), "--db", str(tmp_path / "r.duckdb"), "--executor", "ray",
+              "--address", address, "--progress", "none"])  # fmt: skip
+    _, err = capsys.readouterr()
+    assert exit_.value.code == 2
+    lines = err.strip().splitlines()  # a status line ("starting the ray executor"), then it
+    assert lines[-1].startswith("error: ") and message in lines[-1], err
+    assert sum(line.startswith("error: ") for line in lines) == 1 and "Traceback" not in err
+    assert time.perf_counter() - started < 60  # Ray alone retries for minutes
+
+
 def test_executor_in_a_spec_is_validated_with_its_line() -> None:
     from harness.errors import SpecError
 
