@@ -141,7 +141,6 @@ class RayExecutor:
         self.in_flight = 0
         self._ray: Any = None
         self._task: Any = None
-        self._started_here = False
         self._seconds_per_cost: float | None = None
         self.stats = RayStats()
 
@@ -187,7 +186,6 @@ class RayExecutor:
             ray_constants.ENABLE_RAY_CLUSTER = False  # in case Ray was imported before
             cpus = options.local_cpus or os.cpu_count() or 1
             ray.init(address="local", num_cpus=cpus, num_gpus=_local_gpus(options), **settings)
-            self._started_here = True
         self._ray = ray
         resources = ray.cluster_resources()
         if options.gpus_per_task > 0:
@@ -214,7 +212,6 @@ class RayExecutor:
             self._ray.shutdown()
             self.stats.shutdown_s += time.perf_counter() - started
         self._ray = None
-        self._started_here = False
 
     # -- running -------------------------------------------------------------------
     def run(
@@ -224,7 +221,7 @@ class RayExecutor:
         ray = self._ray
         queue = deque(split_units(units, 2 * self.workers))
         threads = max(1, int(self.options.cpus_per_task))
-        running: dict[Any, tuple[tuple[WorkUnit, ...], float]] = {}
+        running: dict[Any, tuple[WorkUnit, ...]] = {}
         failure: str | None = None
         limit = 2 * self.workers
         stage = StageStats()
@@ -235,13 +232,13 @@ class RayExecutor:
                 while queue and failure is None and len(running) < limit:
                     task = self._take(queue)
                     ref = self._task.remote(task, self._device_wanted, self.engine, threads)
-                    running[ref] = (task, time.perf_counter())
+                    running[ref] = task
                     self.in_flight = len(running)
                     if progress is not None:  # reports the tasks now in flight
                         progress(task[0], 0, 1)
                 self.in_flight = len(running)
                 done, _ = ray.wait(list(running), num_returns=1)
-                task, _started = running.pop(done[0])
+                task = running.pop(done[0])
                 self.in_flight = len(running)
                 try:
                     results, seconds = ray.get(done[0])
