@@ -104,6 +104,10 @@ class Session(Protocol):
     ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         """Mean BCE gradients per model on (x, y): weight grads, bias grads, loss [M]."""
 
+    def score(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Accuracy and mean loss [M] of every model on the training data, as the harness
+        scores a finished run (an algorithm that trains more than once may compare)."""
+
     def draw(
         self, shape: Sequence[int], normal: bool = False, dtype: torch.dtype = torch.float64
     ) -> torch.Tensor:

@@ -27,6 +27,7 @@ from algorithms.snip import Snip
 from algorithms.srigl import SRigL
 from algorithms.synflow import SynFlow
 from algorithms.wanda import Wanda
+from algorithms.width_then_weights import WidthThenWeights
 
 BUILT_INS: dict[str, type[Algorithm]] = {
     cls.name: cls
@@ -47,6 +48,7 @@ BUILT_INS: dict[str, type[Algorithm]] = {
         NtkSap,
         SRigL,
         Chita,
+        WidthThenWeights,
     )
 }
 

@@ -83,9 +83,16 @@ def load_info() -> HarnessInfo:
             schedules = ("cosine", "multistep", "constant")
         try:
             from algorithms.registry import ALGORITHMS
+            from algorithms.repair import SUFFIX
 
             algorithms = {
                 name: str(getattr(cls, "summary", "")) for name, cls in ALGORITHMS.items()
+            }
+            algorithms |= {
+                name + SUFFIX: f"{name} with its disconnected weights re-allocated to "
+                "effective ones (effective-sparsity repair)"
+                for name in list(algorithms)
+                if not name.endswith(SUFFIX)
             }
             error = None
         except Exception as exc:

@@ -14,6 +14,7 @@ from harness.training.data_order import epoch_orders
 from harness.training.datasets import Dataset
 from harness.training.engines.base import SGDConfig, TrainState
 from harness.training.engines.select import make_engine
+from harness.training.evaluation import evaluate
 from harness.training.population import Population
 from harness.training.trainer import ProgressFn, train
 
@@ -107,6 +108,11 @@ class TrainingSession:
     ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         pop = population or self.population
         return batch_gradients(pop, x, y)
+
+    def score(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Accuracy and mean loss [M] of every model on the training data (`evaluate`)."""
+        scored = evaluate(self.population, self.data)
+        return scored.accuracy, scored.loss
 
     def draw(
         self, shape: Sequence[int], normal: bool = False, dtype: torch.dtype = torch.float64

@@ -1,6 +1,6 @@
-"""The algorithms published since the paper's set run on a store with no search runs at
-all (none reads the search's results), keep exact budgets there, and each gets its own
-leaderboard row, `NAME+repair` included."""
+"""The algorithms published since the paper's set, and our own pruner, run on a store
+with no search runs at all (none reads the search's results), keep exact budgets there,
+and each gets its own leaderboard row, `NAME+repair` included."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from algorithms.registry import ALGORITHMS
 from harness.cli.main import app
 
-NEW = ("wanda", "lrr", "ntk-sap", "srigl", "chita", "snip+repair")
+NEW = ("wanda", "lrr", "ntk-sap", "srigl", "chita", "snip+repair", "width-then-weights")
 
 
 def invoke(*args: str) -> str:
@@ -28,6 +28,7 @@ def test_new_algorithms_on_a_store_without_search_runs(tmp_path: Path) -> None:
             "prune", "--algorithm", ",".join(NEW), "--width", "4", "--nnz", "12,30",
             "--epochs", "2", "--lrs", "0.1", "--schedules", "constant", "--engine", "torch",
             "--dataset", "xor", "--hp", "ntk-sap.rounds=10", "--hp", "srigl.update_interval=10",
+            "--hp", "width-then-weights.events=5",
             "--db", db, "--json",
         )  # fmt: skip
     finally:
