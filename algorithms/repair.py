@@ -127,7 +127,7 @@ def repair_population(
     """Remove the disconnected weights of every model and re-allocate their budget (see
     the module docstring), in place; the weight count of each model is unchanged.
     Returns whether any mask changed. `momentum`: zeroed where a weight came or went."""
-    masks = [m.bool() for m in population.weight_masks]
+    masks = [m.bool().clone() for m in population.weight_masks]  # .bool() of a bool: no copy
     conn = connectivity(masks)
     deficit = conn.disconnected.to(torch.int64)
     if not bool((deficit > 0).any()):

@@ -31,8 +31,10 @@ def check_out_dir(out: Path, force: bool) -> None:
 
 
 def rebuild_command(out: Path, db: Path, fmt: str | None) -> str:
-    """The exact command line that rebuilds this report (absolute paths)."""
-    args = ["sparsest", "report", str(out.resolve()), "--db", str(db.resolve())]
+    """The exact command line that rebuilds this report, run from the same directory."""
+    from harness.report.sections import shown_path  # matplotlib: only when reporting
+
+    args = ["sparsest", "report", shown_path(out), "--db", shown_path(db)]
     if fmt is not None:
         args += ["--format", fmt]
     return shlex.join([*args, "--force"])

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from harness.report import figures
@@ -64,6 +65,13 @@ class Section:
     @property
     def anchor(self) -> str:
         return f"s{self.number}"
+
+
+def shown_path(path: Path) -> str:
+    """`path` relative to the working directory when it lies under it (a report committed
+    with its repository then names no one's machine), else absolute."""
+    resolved, here = path.resolve(), Path.cwd().resolve()
+    return str(resolved.relative_to(here) if resolved.is_relative_to(here) else resolved)
 
 
 def pct(target: float) -> str:
@@ -577,7 +585,7 @@ def provenance_section(data: ReportData, command: str) -> Section:
         "provenance",
         ("item", "value"),
         [
-            ("store", str(data.path.resolve())),
+            ("store", shown_path(data.path)),
             ("report built", now),
             ("machine", platform.node()),
             ("platform", platform.platform()),

@@ -88,6 +88,22 @@ def test_a_repair_changes_no_output_and_keeps_the_counts() -> None:
     assert not repair_population(scrambled(0, 1, 1.0), allowed, grads)  # dense: nothing
 
 
+def test_momentum_is_zeroed_exactly_where_a_weight_came_or_went() -> None:
+    population = scrambled(5, 8, 0.35)
+    before = [m.clone() for m in population.weight_masks]
+    momentum = [torch.full(w.shape, 7.0) for w in population.weights]
+    grads = [torch.ones(w.shape) for w in population.weights]
+    allowed = [torch.ones_like(m) for m in population.weight_masks]
+    assert repair_population(population, allowed, grads, momentum)
+    changed = 0
+    for buffer, old, new in zip(momentum, before, population.weight_masks, strict=True):
+        moved = old != new
+        changed += int(moved.sum())
+        assert (buffer[moved] == 0).all()  # a regrown weight starts without stale momentum
+        assert (buffer[~moved] == 7.0).all()
+    assert changed > 0
+
+
 def test_a_model_is_repaired_alone_as_in_a_population() -> None:
     together = scrambled(3, 6, 0.4)
     g = torch.Generator().manual_seed(4)

@@ -16,6 +16,8 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
+from harness.cli.report import rebuild_command
+from harness.report.sections import shown_path
 from harness.report.stats import wilson
 from harness.report.style import FRONTIER, style
 from store import queries
@@ -223,6 +225,17 @@ def test_provenance_has_the_rebuild_command(full_report: Path, full_store: Resul
         f"sparsest report {full_report.resolve()} --db {full_store.path.resolve()} --force"
     )
     assert items["sparsest"] and items["cpu"] and items["platform"]
+
+
+def test_paths_under_the_working_directory_are_shown_relative(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert rebuild_command(Path("docs/out"), tmp_path / "a.duckdb", "md") == (
+        "sparsest report docs/out --db a.duckdb --format md --force"
+    )
+    outside = tmp_path.parent.resolve() / "b.duckdb"
+    assert shown_path(outside) == str(outside)
 
 
 def test_wilson_interval() -> None:
