@@ -165,6 +165,21 @@ def repair_population(
     return True
 
 
+def repair_in_session(
+    session: Session,
+    population: PopulationLike,
+    allowed: Sequence[torch.Tensor],
+    momentum: Sequence[torch.Tensor] | None = None,
+) -> bool:
+    """`repair_population` with the gradients of the session's first batch, asked only
+    when some model keeps a disconnected weight. Returns whether any mask changed."""
+    if not bool((connectivity(population.weight_masks).disconnected > 0).any()):
+        return False
+    x, y = session.batch()
+    grads, _, _ = session.gradients(x, y, population)
+    return repair_population(population, allowed, grads, momentum)
+
+
 def _has_path(one: Sequence[torch.Tensor]) -> bool:
     return bool(connectivity(one).effective_nnz[0] > 0)
 
@@ -210,11 +225,7 @@ class _Repair:
     def __call__(
         self, population: PopulationLike, momentum: Sequence[torch.Tensor] | None = None
     ) -> None:
-        if not bool((connectivity(population.weight_masks).disconnected > 0).any()):
-            return
-        x, y = self.session.batch()
-        grads, _, _ = self.session.gradients(x, y, population)
-        self.changes += repair_population(population, self.allowed, grads, momentum)
+        self.changes += repair_in_session(self.session, population, self.allowed, momentum)
 
 
 class RepairingSession:

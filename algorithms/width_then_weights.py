@@ -41,11 +41,11 @@ from typing import ClassVar
 
 import torch
 
-from algorithms.base import HyperParameters, PopulationLike, Session, StepCallback, TrainStateLike
-from algorithms.connectivity import check_targets, connectivity, live_neurons
-from algorithms.imp import event_schedule, weights_left
+from algorithms.base import HyperParameters, PopulationLike, Session, TrainStateLike
+from algorithms.connectivity import check_targets, live_neurons
+from algorithms.imp import GradualPruning, weights_left
 from algorithms.magnitude_after import commit_masks, magnitude_masks
-from algorithms.repair import repair_population
+from algorithms.repair import repair_in_session
 
 
 @dataclass(frozen=True)
@@ -75,10 +75,7 @@ class WidthThenWeightsParams(HyperParameters):
 
 def dense_count(allowed: Sequence[torch.Tensor], alive: Sequence[torch.Tensor]) -> torch.Tensor:
     """Weights [M] of the structure: allowed connections between alive neurons."""
-    return sum(
-        (a & alive[k + 1].unsqueeze(2) & alive[k].unsqueeze(1)).flatten(1).sum(1)
-        for k, a in enumerate(allowed)
-    )
+    return sum(mask.flatten(1).sum(1) for mask in structure_masks(allowed, alive))
 
 
 def _neuron_scores(population: PopulationLike, alive: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -135,9 +132,10 @@ def structure_masks(
     return [a & alive[k + 1].unsqueeze(2) & alive[k].unsqueeze(1) for k, a in enumerate(allowed)]
 
 
-class NeuronPruning(StepCallback):
+class NeuronPruning(GradualPruning):
     """Gradual neuron pruning in one training: the dense count follows IMP's cubic
-    schedule from its start to `final` (at least), one neuron at a time."""
+    schedule (`GradualPruning`'s events) from its start to `final` (at least), one
+    neuron at a time."""
 
     def __init__(
         self,
@@ -146,21 +144,16 @@ class NeuronPruning(StepCallback):
         final: torch.Tensor,
         events: int,
     ) -> None:
-        self.allowed, self.alive, self.final, self.events = allowed, alive, final, events
-        self.start = dense_count(allowed, alive)
-        self.schedule: dict[int, int] = {}
-
-    def event_steps(self, total_steps: int, steps_per_epoch: int) -> Sequence[int]:
-        self.schedule = event_schedule(total_steps, self.events)
-        return sorted(self.schedule)
+        super().__init__(dense_count(allowed, alive), final, events, exponent=3.0)
+        self.allowed, self.alive = allowed, alive
 
     def on_event(self, state: TrainStateLike, session: Session) -> None:
         fraction = self.schedule[state.step] / self.events
-        budget = weights_left(self.start, self.final, fraction)
+        budget = weights_left(self.n_start, self.target, fraction, self.exponent)
         prune_neurons(state.population, self.allowed, self.alive, budget)
 
 
-class EffectiveGradualPruning(StepCallback):
+class EffectiveGradualPruning(GradualPruning):
     """IMP's gradual magnitude pruning to `target`, each prune followed by the repair
     that re-allocates disconnected weights within `allowed` (the candidate structure)."""
 
@@ -171,32 +164,12 @@ class EffectiveGradualPruning(StepCallback):
         target: torch.Tensor,
         events: int,
     ) -> None:
-        self.allowed, self.start, self.target, self.events = allowed, start, target, events
-        self.schedule: dict[int, int] = {}
-
-    def event_steps(self, total_steps: int, steps_per_epoch: int) -> Sequence[int]:
-        self.schedule = event_schedule(total_steps, self.events)
-        return sorted(self.schedule)
+        super().__init__(start, target, events, exponent=3.0)
+        self.allowed = allowed
 
     def on_event(self, state: TrainStateLike, session: Session) -> None:
-        fraction = self.schedule[state.step] / self.events
-        keep = weights_left(self.start, self.target, fraction)
-        population = state.population
-        commit_masks(population, magnitude_masks(population, keep))
-        repair(session, population, self.allowed, state.weight_momentum)
-
-
-def repair(
-    session: Session,
-    population: PopulationLike,
-    allowed: Sequence[torch.Tensor],
-    momentum: Sequence[torch.Tensor] | None = None,
-) -> None:
-    """Re-allocate every disconnected weight's budget to effective ones (in place)."""
-    if bool((connectivity(population.weight_masks).disconnected > 0).any()):
-        x, y = session.batch()
-        grads, _, _ = session.gradients(x, y, population)
-        repair_population(population, allowed, grads, momentum)
+        super().on_event(state, session)
+        repair_in_session(session, state.population, self.allowed, state.weight_momentum)
 
 
 Snapshot = tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]
@@ -305,7 +278,7 @@ class WidthThenWeights:
             if not bool((population.weight_nnz() == target).all()):
                 # Only a training with no optimiser step at all skips the last prune.
                 commit_masks(population, magnitude_masks(population, target))
-                repair(session, population, structure)
+                repair_in_session(session, population, structure)
             scores.offer()
         for _ in range(self.params.restarts):
             restore(population, scores.best)
