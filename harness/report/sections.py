@@ -171,6 +171,7 @@ def frontier_section(data: ReportData) -> Section:
         "frontier is the fewest weights of any search network reaching the target."
     ))  # fmt: skip
     phase1 = _select(data, kinds=("search-phase1",))
+    section.blocks += [Text(line) for line in phase1_coverage(phase1)]
     if data.structures:
         section.blocks.append(Table(
             "minimal-structures",
@@ -198,17 +199,53 @@ def frontier_section(data: ReportData) -> Section:
         curves = {s: _search_points(data, dataset, s) for s in studies}
         curves = {s: p for s, p in curves.items() if p}
         if curves:
+            drawn = _select(data, dataset=dataset, kinds=SEARCH_KINDS)
+            which = (
+                "phases 1 and 2 together"
+                if any(g.kind == "search-phase2" for g in drawn)
+                else "phase 1's dense structures alone: this store has no phase 2 runs"
+            )
             section.blocks.append(Figure(
                 f"frontier-{dataset}",
                 figures.frontiers(curves, data.targets, f"Pareto curve of the search ({dataset})"),
-                "Phase 2's Pareto curve: the best accuracy of any search network with at "
-                "most N weights (phases 1 and 2 together), one black line per init study; "
-                "dashed grey: the accuracy targets. "
-                + provenance(_select(data, dataset=dataset, kinds=SEARCH_KINDS)),
+                "The search's Pareto curve: the best accuracy of any search network with at "
+                f"most N weights ({which}), one black line per init study; "
+                "dashed grey: the accuracy targets. " + provenance(drawn),
                 f"Pareto curve of the search on {dataset}",
             ))  # fmt: skip
     section.blocks += _networks(data)
     return section
+
+
+def phase1_coverage(phase1: Sequence[RunGroup]) -> list[str]:
+    """Per dataset and init study, how much of phase 1 the store holds: the structures
+    with d1, d2, d3 in 1..W (W: the widest trained) and the runs of each, so a partial
+    search says its minimal structures are only the smallest of those trained."""
+    lines = []
+    studies: dict[tuple[str, str], list[RunGroup]] = defaultdict(list)
+    for group in phase1:
+        studies[group.dataset, group.init].append(group)
+    for (dataset, init), groups in sorted(studies.items()):
+        width = max(max(g.widths) for g in groups)
+        runs = [g.runs for g in groups]
+        expected, trained, most = width**3, len(groups), max(runs)
+        short = sum(r < most for r in runs)
+        where = f"phase 1 on {dataset} (init {init})"
+        if trained == expected and not short:
+            lines.append(
+                f"The store holds all of {where}: the {expected:,} structures with d1, d2, "
+                f"d3 in 1..{width}, {most:,} runs each."
+            )
+            continue
+        uneven = f", {short:,} of them with fewer runs than the {most:,} of the others"
+        lines.append(
+            f"The store holds part of {where}: {trained:,} of the {expected:,} structures "
+            f"with d1, d2, d3 in 1..{width}"
+            + (uneven if short else "")
+            + "; its minimal structures and frontier are the smallest among those trained, "
+            "and a smaller structure may still be found (rerun the sweep to finish it)."
+        )
+    return lines
 
 
 def _networks(data: ReportData) -> list[Block]:

@@ -8,6 +8,7 @@ import csv
 import json
 import math
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 
 from harness.cli.report import rebuild_command
-from harness.report.sections import shown_path
+from harness.report.sections import phase1_coverage, shown_path
 from harness.report.stats import wilson
 from harness.report.style import FRONTIER, style
 from store import queries
@@ -236,6 +237,36 @@ def test_paths_under_the_working_directory_are_shown_relative(
     )
     outside = tmp_path.parent.resolve() / "b.duckdb"
     assert shown_path(outside) == str(outside)
+
+
+def test_the_report_says_how_much_of_phase_1_it_holds(full_report: Path, tmp_path: Path) -> None:
+    markdown = (full_report / "report.md").read_text()
+    assert (  # moons, max_width 2, two seeds of one lr and schedule
+        "The store holds all of phase 1 on moons (init random): the 8 structures with d1, "
+        "d2, d3 in 1..2, 2 runs each." in markdown
+    )
+    assert "(phases 1 and 2 together)" in markdown
+    store = report_stores.search_only(tmp_path / "runs.duckdb")
+    with duckdb.connect(str(store.path)) as db:  # an interrupted phase 1
+        db.execute(
+            "DELETE FROM runs WHERE kind = 'search-phase1' AND (list_extract(widths, 1) = 2 "
+            "AND list_extract(widths, 2) = 2 OR widths = [1, 1, 2])"
+        )
+    groups = [g for g in queries.run_groups(store) if g.kind == "search-phase1"]
+    assert phase1_coverage(groups) == [
+        "The store holds part of phase 1 on moons (init random): 5 of the 8 structures with "
+        "d1, d2, d3 in 1..2; its minimal structures and frontier are the smallest among those "
+        "trained, and a smaller structure may still be found (rerun the sweep to finish it)."
+    ]
+    uneven = [groups[0], *(replace(g, runs=2) for g in groups[1:])]
+    assert ", 1 of them with fewer runs than the 2 of the others;" in phase1_coverage(uneven)[0]
+    out = tmp_path / "out"
+    from harness.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", str(out), "--db", str(store.path)])
+    assert exit_.value.code == 0
+    assert "this store has no phase 2 runs" in (out / "report.md").read_text()
 
 
 def test_wilson_interval() -> None:
