@@ -18,6 +18,7 @@ from harness.report import figures
 from harness.report.data import HEADLINE_TARGETS, ReportData
 from harness.report.stats import wilson
 from harness.report.style import algorithm_order
+from harness.search.config import REFERENCE_WIDTH
 from store.queries import LeaderboardRow, RunGroup
 
 SEARCH_KINDS = ("search-phase1", "search-phase2")
@@ -233,9 +234,11 @@ def phase1_coverage(phase1: Sequence[RunGroup]) -> list[str]:
         where = f"phase 1 on {dataset} (init {init})"
         if trained == expected and not short:
             lines.append(
-                f"The store holds all of {where}: the {expected:,} structures with d1, d2, "
-                f"d3 in 1..{width}, {most:,} runs each."
-            )
+                f"The store holds all of {where} over widths 1..{width}: the {expected:,} "
+                f"structures with d1, d2, d3 in 1..{width}, {most:,} runs each"
+                + (f" (the paper's search goes up to {REFERENCE_WIDTH} wide)."
+                   if width < REFERENCE_WIDTH else ".")
+            )  # fmt: skip
             continue
         uneven = f", {short:,} of them with fewer runs than the {most:,} of the others"
         lines.append(
