@@ -71,9 +71,13 @@ class GradualPruning(StepCallback):
         self.schedule = event_schedule(total_steps, self.events)
         return sorted(self.schedule)
 
+    def budget(self, step: int) -> torch.Tensor:
+        """Weights [M] each model keeps after the event at `step` (the schedule's count)."""
+        fraction = self.schedule[step] / self.events
+        return weights_left(self.n_start, self.target, fraction, self.exponent)
+
     def on_event(self, state: TrainStateLike, session: Session) -> None:
-        fraction = self.schedule[state.step] / self.events
-        keep = weights_left(self.n_start, self.target, fraction, self.exponent)
+        keep = self.budget(state.step)
         commit_masks(state.population, magnitude_masks(state.population, keep))
 
 

@@ -43,7 +43,7 @@ import torch
 
 from algorithms.base import HyperParameters, PopulationLike, Session, TrainStateLike
 from algorithms.connectivity import check_targets, live_neurons
-from algorithms.imp import GradualPruning, weights_left
+from algorithms.imp import GradualPruning
 from algorithms.magnitude_after import commit_masks, magnitude_masks
 from algorithms.repair import repair_in_session
 
@@ -148,9 +148,7 @@ class NeuronPruning(GradualPruning):
         self.allowed, self.alive = allowed, alive
 
     def on_event(self, state: TrainStateLike, session: Session) -> None:
-        fraction = self.schedule[state.step] / self.events
-        budget = weights_left(self.n_start, self.target, fraction, self.exponent)
-        prune_neurons(state.population, self.allowed, self.alive, budget)
+        prune_neurons(state.population, self.allowed, self.alive, self.budget(state.step))
 
 
 class EffectiveGradualPruning(GradualPruning):
