@@ -234,8 +234,8 @@ def phase1_coverage(phase1: Sequence[RunGroup]) -> list[str]:
         where = f"phase 1 on {dataset} (init {init})"
         if trained == expected and not short:
             lines.append(
-                f"The store holds all of {where} over widths 1..{width}: the {expected:,} "
-                f"structures with d1, d2, d3 in 1..{width}, {most:,} runs each"
+                f"The store holds all of {where}: the {expected:,} structures with d1, d2, "
+                f"d3 in 1..{width}, {most:,} runs each"
                 + (f" (the paper's search goes up to {REFERENCE_WIDTH} wide)."
                    if width < REFERENCE_WIDTH else ".")
             )  # fmt: skip

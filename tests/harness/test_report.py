@@ -242,9 +242,8 @@ def test_paths_under_the_working_directory_are_shown_relative(
 def test_the_report_says_how_much_of_phase_1_it_holds(full_report: Path, tmp_path: Path) -> None:
     markdown = (full_report / "report.md").read_text()
     assert (  # moons, max_width 2, two seeds of one lr and schedule
-        "The store holds all of phase 1 on moons (init random) over widths 1..2: the 8 "
-        "structures with d1, d2, d3 in 1..2, 2 runs each (the paper's search goes up to 16 "
-        "wide)." in markdown
+        "The store holds all of phase 1 on moons (init random): the 8 structures with d1, "
+        "d2, d3 in 1..2, 2 runs each (the paper's search goes up to 16 wide)." in markdown
     )
     assert "(phases 1 and 2 together)" in markdown
     store = report_stores.search_only(tmp_path / "runs.duckdb")
