@@ -118,7 +118,11 @@ def snapshot_app(folder: Path, start_mode: str = "leaderboard") -> SparsestApp:
     """The app over a fresh fixed store in `folder` (its file is always `snapshot.duckdb`)."""
     folder.mkdir(parents=True, exist_ok=True)
     db = build_store(folder / "snapshot.duckdb")
-    return make_app(db, start_mode=start_mode, spec_dir=folder, poll_interval=0.5, preload=False)
+    app = make_app(db, start_mode=start_mode, spec_dir=folder, poll_interval=0.5, preload=False)
+    # Scrolls land at once: an animated scroll still moving when the picture is taken (a
+    # busy machine) leaves a list one row off.
+    app.animation_level = "none"
+    return app
 
 
 if __name__ == "__main__":
