@@ -48,8 +48,9 @@ def run(
     dry_run: Annotated[
         bool,
         typer.Option(
-            help="Print the runs each part of the spec expands into and the time they are "
-            "projected to take on this machine; train nothing."
+            help="Print the runs each part of the spec expands into, how many the store "
+            "already holds, and the time the rest are projected to take on this machine; "
+            "train nothing."
         ),
     ] = False,
     project: Annotated[
@@ -114,7 +115,7 @@ def run(
             key = getattr(error, "key", "")
             raise UserError(f"--{key.replace('_', '-')}: {error.reason}") from None  # type: ignore[attr-defined]
     if dry_run:
-        print_plan(sweep_spec, as_json, project)
+        print_plan(sweep_spec, as_json, project, db)
         return
     if as_json:
         raise UserError("--json goes with --dry-run; a running sweep reports with --progress jsonl")
@@ -195,10 +196,13 @@ SUMMARIZED_RUNS = 200_000
 counts them per part, without listing one."""
 
 
-def print_plan(sweep_spec: SweepSpec, as_json: bool, project: bool = True) -> None:
-    """The runs each part of the spec trains, known before phase 1 runs, which parts add
-    more once phase 1 has found its minimal structures, and (`project`) how long each
-    part's known runs should take on this machine."""
+def print_plan(
+    sweep_spec: SweepSpec, as_json: bool, project: bool = True, db: Path | None = None
+) -> None:
+    """The runs each part of the spec trains, known before phase 1 runs, how many of them
+    the store at `db` already holds (a run skips those), which parts add more once phase
+    1 has found its minimal structures, and (`project`) how long the rest should take on
+    this machine."""
     import json
 
     from harness.sweeps.plan import check_size, flatten, plan_sweep, summarize
@@ -208,42 +212,62 @@ def print_plan(sweep_spec: SweepSpec, as_json: bool, project: bool = True) -> No
         print_counts(sweep_spec, parts, as_json)
         return
     plans = plan_sweep(sweep_spec)
-    summaries = summarize(plans)
+    stored = _stored(plans, db)
+    summaries = summarize(plans, stored)
     total = sum(p.new_runs for p in summaries)
-    projected = _projection(plans, sweep_spec) if project else None
+    in_store = sum(p.stored for p in summaries)
+    projected = _projection(plans, sweep_spec, stored) if project else None
     if as_json:
         parts_json = [p.as_dict() for p in summaries]
         if projected is not None:
             for part, seconds in zip(parts_json, projected, strict=True):
                 part["projected_s"] = seconds
-        out = {"spec": sweep_spec.name, "runs": total, "parts": parts_json}
+        out = {"spec": sweep_spec.name, "runs": total, "stored": in_store, "parts": parts_json}
         if projected is not None:
             out["projected_s"] = sum(projected)
         print(json.dumps(out))
         return
     from harness.timefmt import format_duration
 
-    headers = ["part", "runs", "new", "then"] + (["projected"] if projected else [])
+    headers = ["part", "runs", "new", "stored", "then"] + (["projected"] if projected else [])
     when = f", about {format_duration(sum(projected))} here" if projected else ""
+    held = f" ({in_store:,} of them stored)" if in_store else ""
     table = compact_table(
         *headers,
-        title=f"{sweep_spec.name}: {total:,} runs to train, known before training{when}",
-        caption="new: runs no earlier part trains (parts share runs by run key); then: "
-        "runs added once phase 1 has found the minimal structures (not projected); "
-        "projected: this machine's time for the new runs, from a calibration per "
-        "algorithm and width",
+        title=f"{sweep_spec.name}: {total:,} runs{held}, known before training{when}",
+        caption="new: runs no earlier part trains (parts share runs by run key); stored: "
+        "new runs the store already holds, which a run skips; then: runs added once "
+        "phase 1 has found the minimal structures (not projected); projected: this "
+        "machine's time for the new runs not stored, from a calibration per algorithm "
+        "and width",
     )  # fmt: skip
     for k, p in enumerate(summaries):
         later = _later(p.phase2_follows, p.prune_follows)
-        cells = [p.name, f"{p.runs:,}", f"{p.new_runs:,}", later]
+        cells = [p.name, f"{p.runs:,}", f"{p.new_runs:,}", f"{p.stored:,}", later]
         if projected:
             cells.append(format_duration(projected[k]))
         table.add_row(*cells)
     Console().print(fit(table))
 
 
-def _projection(plans: list, sweep_spec: SweepSpec) -> list[float] | None:  # type: ignore[type-arg]
-    """Each part's projected seconds (calibrating uncached classes first, with a note)."""
+def _stored(plans: list, db: Path | None) -> set[str]:  # type: ignore[type-arg]
+    """The plans' run keys the store at `db` holds; none when there is no store yet."""
+    from harness.sweeps.stages import stored_keys
+    from store.db import ResultsStore, StoreError
+
+    store = ResultsStore(db)
+    if not store.path.exists():
+        return set()
+    units = [unit for plan in plans for stage in plan.stages for unit in stage.units]
+    try:
+        return stored_keys(units, store)
+    except StoreError as error:
+        raise UserError(str(error)) from None
+
+
+def _projection(plans: list, sweep_spec: SweepSpec, stored: set[str]) -> list[float] | None:  # type: ignore[type-arg]
+    """Each part's projected seconds for its runs not `stored` (calibrating uncached
+    classes first, with a note)."""
     from harness.sweeps.projection import cached_costs, project
     from harness.training.engines.select import resolve_device
 
@@ -255,7 +279,7 @@ def _projection(plans: list, sweep_spec: SweepSpec) -> list[float] | None:  # ty
             "--no-project skips it)…"
         )
         costs = cached_costs(plans, device, sweep_spec.engine)
-    return [part.seconds for part in project(plans, costs)] if costs else None
+    return [part.seconds for part in project(plans, costs, stored)] if costs else None
 
 
 def _later(phase2_follows: bool, prune_follows: bool) -> str:

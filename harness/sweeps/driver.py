@@ -50,13 +50,15 @@ class SweepDriver:
         self.executor = executor or LocalExecutor(spec.device, spec.engine)
         self.sweep_id = 0
         self.done = 0.0
+        self.stored = 0  # of `done`, runs the store already had (a resumed sweep's)
         self.total = 0
         self.stage = ""
         self.started = time.perf_counter()
 
     def emit(self, event: str, message: str = "") -> None:
         elapsed = time.perf_counter() - self.started
-        rate = self.done / elapsed if elapsed > 0 else 0.0
+        trained = self.done - self.stored  # the rate is this process's, not the store's
+        rate = trained / elapsed if elapsed > 0 and trained > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else None
         executor = self.executor
         self.on_event(
@@ -116,6 +118,7 @@ class SweepDriver:
         self.stage = stage.name
         self.emit("stage", stage.name)
         left = pending(stage.units, self.store)
+        self.stored += len(left.done_keys)
         if left.done_keys:
             self.emit("log", f"{stage.name}: {len(left.done_keys):,} runs already done, "
                              f"{left.runs:,} to train")  # fmt: skip

@@ -17,7 +17,9 @@ class SweepEvent:
     `done`. Counts are runs (trained models); `total` can grow when phase 2's structure
     becomes known after phase 1. `executor` names where the sweep trains (local, ray);
     `workers` is how many units (local) or tasks (ray) it can train at once on its
-    `nodes` machines, `in_flight` how many it is training now."""
+    `nodes` machines, `in_flight` how many it is training now. `models_per_s` counts the
+    runs this process trained (a resumed sweep's stored runs are in `done`, not in the
+    rate), and `eta_s` is the runs left at that rate."""
 
     event: str
     sweep_id: int

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field, replace
 
 from algorithms.hparams import HyperParameterError
@@ -250,8 +251,9 @@ class PartSummary:
     """One part before it runs: the runs known now and what phase 1 decides later.
     new_runs: of `runs`, those no earlier part trains (the same run key);
     new_by_algorithm: of the new runs, how many per algorithm ('dense' for phase 1,
-    'mask' for phase 2); model_epochs: the epochs the new runs train in all, as each
-    algorithm counts its trainings (LTH: rounds + 1 trainings)."""
+    'mask' for phase 2); stored: of the new runs, those the store already holds (a run
+    of the spec skips them); model_epochs: the epochs the new runs not stored train in
+    all, as each algorithm counts its trainings (LTH: rounds + 1 trainings)."""
 
     name: str
     runs: int
@@ -261,29 +263,33 @@ class PartSummary:
     epochs: int
     new_by_algorithm: dict[str, int]
     model_epochs: int
+    stored: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
-def summarize(plans: list[PartPlan]) -> list[PartSummary]:
+def summarize(plans: list[PartPlan], stored: AbstractSet[str] = frozenset()) -> list[PartSummary]:
     """Per part, its runs, those new to the sweep (parts share runs by run key), per
-    algorithm, and their cost in model-epochs."""
+    algorithm, how many of those `stored` holds (run keys already in the store), and
+    the cost in model-epochs of the rest."""
     summaries, seen = [], set[str]()
     for plan in plans:
         new: Counter[str] = Counter()
-        model_epochs = 0
+        model_epochs = in_store = 0
         for stage in plan.stages:
             for unit in stage.units:
                 fresh = [r for r in unit.runs if r.run_key not in seen]
                 seen.update(r.run_key for r in fresh)
                 new[unit.runs[0].spec.algorithm] += len(fresh)
-                model_epochs += len(fresh) * unit.training_epochs
+                kept = sum(r.run_key in stored for r in fresh)
+                in_store += kept
+                model_epochs += (len(fresh) - kept) * unit.training_epochs
         summaries.append(
             PartSummary(
                 plan.part.name, plan.runs, sum(new.values()), plan.phase2_follows,
                 plan.prune_follows, plan.part.epochs, {k: v for k, v in new.items() if v},
-                model_epochs,
+                model_epochs, in_store,
             )
         )  # fmt: skip
     return summaries

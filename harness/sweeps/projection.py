@@ -17,6 +17,7 @@ import json
 import os
 import time
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -108,9 +109,12 @@ def calibrate(
     return costs
 
 
-def project(plans: Iterable[PartPlan], costs: dict[CostClass, Cost]) -> list[PartProjection]:
-    """Each part's model-epochs (runs new to the sweep) and projected seconds."""
-    seen: set[str] = set()
+def project(
+    plans: Iterable[PartPlan], costs: dict[CostClass, Cost], stored: AbstractSet[str] = frozenset()
+) -> list[PartProjection]:
+    """Each part's model-epochs and projected seconds: its runs new to the sweep and not
+    among `stored` (run keys the store already has)."""
+    seen: set[str] = set(stored)
     out = []
     for plan in plans:
         model_epochs, seconds = 0, 0.0

@@ -5,7 +5,7 @@ driver and the `search` and `prune` commands all train through here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from harness.search.config import Phase1Config, Phase2Config
@@ -47,11 +47,18 @@ class Pending:
         return sum(len(u.runs) for u in self.units)
 
 
-def pending(units: Sequence[WorkUnit], sink: ResultSink) -> Pending:
+def stored_keys(units: Iterable[WorkUnit], sink: ResultSink) -> set[str]:
+    """The run keys of `units` the sink already has (what a rerun skips)."""
     keys = [key for unit in units for key in unit.keys]
     done: set[str] = set()
     for start in range(0, len(keys), 10_000):
         done |= sink.done_keys(keys[start : start + 10_000])
+    return done
+
+
+def pending(units: Sequence[WorkUnit], sink: ResultSink) -> Pending:
+    keys = [key for unit in units for key in unit.keys]
+    done = stored_keys(units, sink)
     left = [u for u in (unit.without(done) for unit in units) if u is not None]
     return Pending(left, [k for k in keys if k in done])
 

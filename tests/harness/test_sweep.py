@@ -172,6 +172,47 @@ def test_dry_run_counts_each_part_and_the_runs_parts_share() -> None:
     assert quick.exit_code == 0 and "7,304" in quick.output
 
 
+def test_dry_run_counts_what_the_store_holds_and_a_resumed_rate_is_its_own(
+    tmp_path: Path,
+) -> None:
+    """`--dry-run --db` says how many of the spec's runs the store holds (a run skips
+    them) and counts only the rest in model-epochs; a rerun over a full store reports no
+    rate (it trained nothing), not the stored runs over its few seconds."""
+    import json
+
+    spec_path = tmp_path / "tiny.toml"
+    spec_path.write_text(TINY)
+    db = tmp_path / "tiny.duckdb"
+
+    def dry_run() -> dict:  # type: ignore[type-arg]
+        args = ["run", str(spec_path), "--db", str(db), "--dry-run", "--json", "--no-project"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    before = dry_run()
+    assert before["stored"] == 0 and before["runs"] > 0 and not db.exists()
+    store = ResultsStore(db)
+    SweepDriver(parse_spec(TINY), store).run()
+    after = dry_run()
+    assert after["stored"] == after["runs"] == before["runs"]
+    assert [p["model_epochs"] for p in after["parts"]] == [0]
+
+    with store.transaction() as conn:
+        (pruned,) = conn.execute("SELECT count(*) FROM runs WHERE kind = 'prune'").fetchone()
+        conn.execute("DELETE FROM runs WHERE kind = 'prune'")
+    partial = dry_run()
+    assert 0 < pruned < partial["runs"]
+    assert partial["stored"] == partial["runs"] - pruned
+    assert partial["parts"][0]["model_epochs"] > 0
+
+    SweepDriver(parse_spec(TINY), store).run()  # trains the pruning runs back
+    events: list = []  # type: ignore[type-arg]
+    SweepDriver(parse_spec(TINY), store, events.append).run()
+    assert events[-1].event == "done" and events[-1].done == events[-1].total == after["runs"]
+    assert all(e.models_per_s == 0.0 and e.eta_s is None for e in events)
+
+
 def test_cuda_without_a_gpu_is_a_one_line_error(tmp_path: Path) -> None:
     import torch
 
