@@ -10,7 +10,7 @@ Measured in one run, on this machine:
   masks keep live paths, unlike a random 40 of 131,840), trained compacted (`auto`) against
   the same models trained masked dense (compaction off), model-epochs/s over model-epochs/s.
 - `projected_paper_overparam_s`, `projected_paper_s`: the presets' projected wall time
-  (harness.sweeps.projection: a short calibration per algorithm and width, then arithmetic;
+  (harness.sweeps.projection: a short calibration per algorithm and hidden widths, then arithmetic;
   phase 2 of `paper` counted as its (3,3,3) masks, which phase 1 decides).
 """
 

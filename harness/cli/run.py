@@ -57,7 +57,7 @@ def run(
         bool,
         typer.Option(
             help="With --dry-run: project each part's time from a short calibration per "
-            "algorithm and width (cached per machine; the first time takes a while)."
+            "algorithm and hidden widths (cached per machine; the first time takes a while)."
         ),
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="With --dry-run: print JSON.")] = False,
@@ -275,7 +275,7 @@ def _projection(plans: list, sweep_spec: SweepSpec, stored: set[str]) -> list[fl
     costs = cached_costs(plans, device, sweep_spec.engine, calibrate_missing=False)
     if costs is None:
         Console(stderr=True).print(
-            "calibrating this machine for the projection (once per algorithm and width; "
+            "calibrating this machine for the projection (once per algorithm and hidden widths; "
             "--no-project skips it)…"
         )
         costs = cached_costs(plans, device, sweep_spec.engine)

@@ -1,9 +1,11 @@
 """Honest time before a sweep starts: a short calibration per cost class, then arithmetic.
 
-A unit's cost class is its algorithm (empty: the search) and its widest hidden layer. For
-each class in a plan, `calibrate` trains slices of one of its real units end to end
-through `train_unit` (initialisation, scoring, pruning, every training, evaluation,
-records), after a warm-up that compiles the kernels: a few and many models (4 and 32 up
+A unit's cost class is its algorithm (empty: the search) and its hidden widths: phase 1's
+padded shapes (4, 4, 16) and (16, 16, 16) cost many times apart, so each is measured (a
+class of its widest layer alone measured the first shape and projected phase 1 at about
+half its time). For each class in a plan, `calibrate` trains slices of one of its real
+units end to end through `train_unit` (initialisation, scoring, pruning, every training,
+evaluation, records), after a warm-up that compiles the kernels: a few and many models (4 and 32 up
 to width 16, else 2 and 4), each for one and for two epochs. The four times split the
 cost into a part per population (callback events such as IMP's 200 pruning steps), per
 model (scoring at init, evaluation), per epoch (the loop's own work) and per model-epoch,
@@ -27,7 +29,7 @@ from harness.sweeps.plan import PartPlan
 from harness.training.datasets import load_split
 from harness.training.unit import WorkUnit, train_unit
 
-CostClass = tuple[str, int]
+CostClass = tuple[str, tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class PartProjection:
 
 
 def cost_class(unit: WorkUnit) -> CostClass:
-    return unit.algorithm, max(unit.layer_sizes[1:-1])
+    return unit.algorithm, tuple(unit.layer_sizes[1:-1])
 
 
 def _units(plans: Iterable[PartPlan]) -> Iterable[WorkUnit]:
@@ -101,7 +103,7 @@ def calibrate(
         if (unit.dataset, unit.holdout) not in splits:
             splits[unit.dataset, unit.holdout] = load_split(unit.dataset, unit.holdout)
         split = splits[unit.dataset, unit.holdout]
-        few, many = (4, 32) if key[1] <= 16 else (2, 4)  # narrow models cost little
+        few, many = (4, 32) if max(key[1]) <= 16 else (2, 4)  # narrow models cost little
         shapes = [(few, 1), (many, 1), (few, 2), (many, 2)]
         slices = [replace(unit, runs=unit.runs[:m], epochs=min(e, unit.epochs)) for m, e in shapes]
         _time(slices[0], split, device, engine)  # warm-up: kernels compiled, caches filled
@@ -146,8 +148,9 @@ def machine_key(device: str, engine: str) -> str:
 
 
 def _class_key(unit: WorkUnit) -> str:
-    algorithm, width = cost_class(unit)
-    return f"{unit.dataset}|{unit.holdout}|{algorithm or 'search'}|{width}"
+    algorithm, widths = cost_class(unit)
+    shape = "x".join(map(str, widths))
+    return f"{unit.dataset}|{unit.holdout}|{algorithm or 'search'}|{shape}"
 
 
 def cached_costs(

@@ -53,7 +53,7 @@ def test_calibration_is_cached_per_machine(tmp_path: Path, monkeypatch) -> None:
     cache = tmp_path / "calibration.json"
     assert cached_costs(plans, calibrate_missing=False, path=cache) is None
     costs = cached_costs(plans, path=cache)
-    assert costs is not None and set(costs) == {("snip", 4), ("random", 4)}
+    assert costs is not None and set(costs) == {("snip", (4, 4, 4)), ("random", (4, 4, 4))}
     assert all(c.per_model_epoch >= 0 and c.fixed >= 0 for c in costs.values())
     stored = json.loads(cache.read_text())
     assert len(stored) == 1 and len(next(iter(stored.values()))) == 2
@@ -78,3 +78,12 @@ def test_dry_run_prints_the_projection(tmp_path: Path, monkeypatch) -> None:  # 
     assert out["parts"][0]["projected_s"] == out["projected_s"]
     result = CliRunner().invoke(app, ["run", str(spec), "--dry-run", "--json", "--no-project"])
     assert "projected_s" not in json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_each_padded_shape_of_phase_1_is_its_own_cost_class() -> None:
+    """Phase 1 pads structures to widths 4 and 8 here: 2**3 shapes that cost many times
+    apart (4-4-8 and 8-8-8), so each is calibrated; pruning units are one shape each."""
+    spec = "name = 's'\ndataset = 'xor'\nepochs = 1\n[search]\nmax_width = 8\nphase2 = false\n"
+    plans = plan_sweep(parse_spec(spec, "s"))
+    classes = {projection.cost_class(u) for p in plans for s in p.stages for u in s.units}
+    assert classes == {("", (a, b, c)) for a in (4, 8) for b in (4, 8) for c in (4, 8)}
