@@ -49,6 +49,8 @@ def summary_lines(check: Check, labels: Mapping[str, str] | None = None) -> list
     else:
         plan = check.plan
         size = f"runs: {plan.runs:,}"
+        if plan.stored:
+            size += f" ({plan.stored:,} stored, skipped)"
         if plan.phase2_pending:
             size += " + those that follow phase 1"
         if plan.projected_s is not None:

@@ -42,8 +42,9 @@ class HarnessInfo:
 
 @dataclass(frozen=True)
 class SpecPlan:
-    """A validated spec's size: runs known now, model-epochs they cost (weighted by
-    algorithm), and whether phase 2 adds runs once phase 1 has found its structure."""
+    """A validated spec's size: runs known now, how many of them the store already holds
+    (a launch skips those), model-epochs the rest cost (weighted by algorithm), and
+    whether phase 2 adds runs once phase 1 has found its structure."""
 
     runs: int
     model_epochs: float
@@ -51,6 +52,7 @@ class SpecPlan:
     dataset: str
     device: str
     projected_s: float | None = None  # from this machine's calibration cache, if complete
+    stored: int = 0
 
 
 def preset_names() -> list[str]:
@@ -109,27 +111,44 @@ def parse_spec(text: str) -> Any:
     return parse(text, "spec")
 
 
-def plan(spec: Any) -> SpecPlan:
+def plan(spec: Any, store: ResultsStore | None = None) -> SpecPlan:
     """Count the runs a SweepSpec expands into, as `sparsest run` will (runs that two
-    parts share train once), and the model-epochs they cost as each algorithm counts its
-    trainings (harness.sweeps.plan.summarize)."""
+    parts share train once), how many of them `store` holds, and the model-epochs the
+    rest cost as each algorithm counts its trainings (harness.sweeps.plan.summarize)."""
     from harness.sweeps.plan import plan_sweep, summarize
 
     plans = plan_sweep(spec)
-    parts = summarize(plans)
+    stored = stored_keys(plans, store)
+    parts = summarize(plans, stored)
     return SpecPlan(
         sum(part.new_runs for part in parts),
         float(sum(part.model_epochs for part in parts)),
         any(part.phase2_follows or part.prune_follows for part in parts),
         spec.dataset,
         spec.device,
-        projected_seconds(plans, spec),
+        projected_seconds(plans, spec, stored),
+        sum(part.stored for part in parts),
     )
 
 
-def projected_seconds(plans: Any, spec: Any) -> float | None:
-    """What `sparsest run SPEC --dry-run` projects, when this machine's calibration cache
-    holds every cost class of the plan (the builder never calibrates: it would stall)."""
+def stored_keys(plans: Any, store: ResultsStore | None) -> set[str]:
+    """The plans' run keys the store holds; none when there is no store, or it is busy
+    for more than a second (the count is a courtesy; a launch skips them either way)."""
+    if store is None or not store.path.exists():
+        return set()
+    from harness.sweeps.stages import stored_keys as keys
+
+    units = [unit for part in plans for stage in part.stages for unit in stage.units]
+    try:
+        return keys(units, ResultsStore(store.path, lock_timeout=1.0))
+    except StoreError:
+        return set()
+
+
+def projected_seconds(plans: Any, spec: Any, stored: set[str] | None = None) -> float | None:
+    """What `sparsest run SPEC --dry-run` projects for the runs not `stored`, when this
+    machine's calibration cache holds every cost class of the plan (the builder never
+    calibrates: it would stall)."""
     from harness.errors import UserError
     from harness.sweeps.projection import cached_costs, project
     from harness.training.engines.select import resolve_device
@@ -139,7 +158,9 @@ def projected_seconds(plans: Any, spec: Any) -> float | None:
     except UserError:  # a device this machine lacks: no projection
         return None
     costs = cached_costs(plans, device, spec.engine, calibrate_missing=False)
-    return None if costs is None else sum(p.seconds for p in project(plans, costs))
+    if costs is None:
+        return None
+    return sum(p.seconds for p in project(plans, costs, stored or set()))
 
 
 def measured_throughput(store: ResultsStore, dataset: str) -> tuple[float, int] | None:

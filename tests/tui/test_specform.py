@@ -139,6 +139,27 @@ def test_the_summary_shows_the_calibrated_projection_when_there_is_one() -> None
     assert "model-epochs/s" not in lines[0]
 
 
+def test_the_plan_counts_what_the_store_holds(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The builder's size line says how many of the spec's runs the store already holds
+    (a launch skips them) and costs only the rest."""
+    from harness.sweeps.driver import SweepDriver
+    from store.db import ResultsStore
+    from tui import harness_api
+
+    text = (
+        "name = 's'\ndataset = 'xor'\nepochs = 1\nlrs = [0.1, 0.2]\nschedules = ['cosine']\n"
+        "[prune]\nalgorithms = ['random']\nwidths = [3]\nnnz = [10, 20]\n"
+    )
+    store = ResultsStore(tmp_path / "s.duckdb")
+    empty = harness_api.plan(parse_spec(text), store)
+    assert (empty.runs, empty.stored) == (4, 0) and empty.model_epochs > 0
+    SweepDriver(parse_spec(text.replace("[0.1, 0.2]", "[0.1]")), store).run()  # 2 of the 4
+    half = harness_api.plan(parse_spec(text), store)
+    assert (half.runs, half.stored, half.model_epochs) == (4, 2, empty.model_epochs / 2)
+    size = summary_lines(Check(1, {}, plan=half, throughput=(2000.0, "configured")))[0]
+    assert size.startswith("runs: 4 (2 stored, skipped) · about")
+
+
 def test_the_executor_and_address_reach_the_spec() -> None:
     state = FormState(algorithms=["snip"], executor="ray", address=" head:6379 ")
     table, errors = build_table(state)

@@ -162,7 +162,9 @@ class BuilderScreen(SparsestScreen):
         if not errors:
             check.toml = to_toml(table)
             try:
-                check.plan = harness_api.plan(harness_api.parse_spec(check.toml))
+                check.plan = harness_api.plan(
+                    harness_api.parse_spec(check.toml), self.sparsest.store
+                )
             except SpecError as error:
                 field, reason = field_for_error(error)
                 if field is None:
