@@ -388,6 +388,9 @@ def overparam_section(data: ReportData) -> Section:
     ))  # fmt: skip
     for dataset in sorted({d for d, _ in data.by_width}):
         widths = sorted(w for d, w in data.by_width if d == dataset)
+        runs = _select(data, dataset=dataset, init=lambda i: i == "random", kinds=("prune",))
+        uniform = [g for g in runs if len(set(g.widths)) == 1 and g.widths[0] in widths]
+        section.blocks.extend(Text(line) for line in overparam_coverage(uniform))
         panels: dict[float, dict[str, list[tuple[float, float]]]] = {t: {} for t in wanted}
         table: list[tuple[Any, ...]] = []
         for width in widths:
@@ -399,7 +402,6 @@ def overparam_section(data: ReportData) -> Section:
                     points.append((width, r.gap_ratio))
                 table.append((dataset, width, r.target, r.algorithm, r.weight_nnz,
                               r.frontier_weight_nnz, r.gap_ratio, r.reached, r.runs))  # fmt: skip
-        runs = _select(data, dataset=dataset, init=lambda i: i == "random", kinds=("prune",))
         search = _select(
             data, dataset=dataset, init=lambda i: i.startswith("random"), kinds=SEARCH_KINDS
         )
@@ -418,6 +420,38 @@ def overparam_section(data: ReportData) -> Section:
             f"The gap per starting width ({dataset}). " + provenance(runs + search),
         ))  # fmt: skip
     return section
+
+
+def overparam_coverage(pruned: Sequence[RunGroup]) -> list[str]:
+    """What the overparameterisation study lacks, per dataset: the starting widths some
+    algorithms have not pruned from, and algorithms with fewer runs from a width than
+    the others (a sweep stopped part-way); nothing when every algorithm ran in full."""
+    lines = []
+    by_dataset: dict[str, list[RunGroup]] = defaultdict(list)
+    for group in pruned:
+        by_dataset[group.dataset].append(group)
+    for dataset, groups in sorted(by_dataset.items()):
+        everyone = set(algorithm_order({g.algorithm for g in groups}))
+        runs: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for g in groups:
+            runs[g.widths[0]][g.algorithm] += g.runs
+        gaps = []
+        for width, per in sorted(runs.items()):
+            absent = algorithm_order(everyone - set(per))
+            most = max(per.values())
+            short = [f"{a} {per[a]:,} of {most:,}" for a in algorithm_order(set(per))
+                     if per[a] < most]  # fmt: skip
+            if absent:
+                gaps.append(f"from width {width}, {', '.join(absent)} did not run")
+            if short:
+                gaps.append(f"from width {width}, {'; '.join(short)} runs")
+        if gaps:
+            lines.append(
+                f"Not every algorithm ran in full on {dataset}: " + "; ".join(gaps)
+                + ". Their lines stop or rest on fewer runs there (rerun the sweep to "
+                "finish it)."
+            )  # fmt: skip
+    return lines
 
 
 # -- 4 -------------------------------------------------------------------------------

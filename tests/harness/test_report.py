@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from harness.cli.report import rebuild_command
-from harness.report.sections import phase1_coverage, shown_path
+from harness.report.sections import overparam_coverage, phase1_coverage, shown_path
 from harness.report.stats import wilson
 from harness.report.style import FRONTIER, style
 from store import queries
@@ -267,6 +267,27 @@ def test_the_report_says_how_much_of_phase_1_it_holds(full_report: Path, tmp_pat
         main(["report", str(out), "--db", str(store.path)])
     assert exit_.value.code == 0
     assert "this store has no phase 2 runs" in (out / "report.md").read_text()
+
+
+def test_overparam_coverage_names_what_did_not_run_in_full() -> None:
+    """A sweep stopped part-way through the widest width: SNIP never pruned from 64 and
+    LTH has 100 of its 207 runs there; the report says so instead of drawing short lines
+    as if complete. A complete study gets no line."""
+
+    def group(algorithm: str, width: int, runs: int) -> queries.RunGroup:
+        return queries.RunGroup("cubist-spiral", "random", "prune", algorithm, (width,) * 3,
+                                runs, 0, (0,), ("repro",), 0, 0, 0, 0, 0, 0.0)  # fmt: skip
+
+    full = [group(a, w, 207) for a in ("imp", "lth", "snip") for w in (32, 64)]
+    assert overparam_coverage(full) == []
+    stopped = [g for g in full if (g.algorithm, g.widths[0]) != ("snip", 64)]
+    stopped = [replace(g, runs=100) if (g.algorithm, g.widths[0]) == ("lth", 64) else g
+               for g in stopped]  # fmt: skip
+    assert overparam_coverage(stopped) == [
+        "Not every algorithm ran in full on cubist-spiral: from width 64, snip did not run; "
+        "from width 64, lth 100 of 207 runs. Their lines stop or rest on fewer runs there "
+        "(rerun the sweep to finish it)."
+    ]
 
 
 def test_wilson_interval() -> None:
