@@ -134,12 +134,12 @@ def plan(spec: Any, store: ResultsStore | None = None) -> SpecPlan:
 def stored_keys(plans: Any, store: ResultsStore | None) -> set[str]:
     """The plans' run keys the store holds; none when there is no store, or it is busy
     for more than a second (the count is a courtesy; a launch skips them either way)."""
-    if store is None or not store.path.exists():
+    if store is None:
         return set()
     from harness.sweeps.stages import stored_keys as keys
 
-    units = [unit for part in plans for stage in part.stages for unit in stage.units]
     try:
+        units = [unit for part in plans for unit in part.units]
         return keys(units, ResultsStore(store.path, lock_timeout=1.0))
     except StoreError:
         return set()

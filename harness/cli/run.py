@@ -251,16 +251,12 @@ def print_plan(
 
 
 def _stored(plans: list, db: Path | None) -> set[str]:  # type: ignore[type-arg]
-    """The plans' run keys the store at `db` holds; none when there is no store yet."""
+    """The plans' run keys the store at `db` holds (none when there is no store yet)."""
     from harness.sweeps.stages import stored_keys
     from store.db import ResultsStore, StoreError
 
-    store = ResultsStore(db)
-    if not store.path.exists():
-        return set()
-    units = [unit for plan in plans for stage in plan.stages for unit in stage.units]
     try:
-        return stored_keys(units, store)
+        return stored_keys([unit for plan in plans for unit in plan.units], ResultsStore(db))
     except StoreError as error:
         raise UserError(str(error)) from None
 

@@ -63,6 +63,10 @@ class PartPlan:
     def runs(self) -> int:
         return sum(stage.runs for stage in self.stages)
 
+    @property
+    def units(self) -> list[WorkUnit]:
+        return [unit for stage in self.stages for unit in stage.units]
+
 
 def flatten(spec: SweepSpec) -> list[SweepSpec]:
     """The spec's included presets/files (recursively, in order), then the spec itself;
@@ -277,14 +281,13 @@ def summarize(plans: list[PartPlan], stored: AbstractSet[str] = frozenset()) -> 
     for plan in plans:
         new: Counter[str] = Counter()
         model_epochs = in_store = 0
-        for stage in plan.stages:
-            for unit in stage.units:
-                fresh = [r for r in unit.runs if r.run_key not in seen]
-                seen.update(r.run_key for r in fresh)
-                new[unit.runs[0].spec.algorithm] += len(fresh)
-                kept = sum(r.run_key in stored for r in fresh)
-                in_store += kept
-                model_epochs += (len(fresh) - kept) * unit.training_epochs
+        for unit in plan.units:
+            fresh = [r for r in unit.runs if r.run_key not in seen]
+            seen.update(r.run_key for r in fresh)
+            new[unit.runs[0].spec.algorithm] += len(fresh)
+            kept = sum(r.run_key in stored for r in fresh)
+            in_store += kept
+            model_epochs += (len(fresh) - kept) * unit.training_epochs
         summaries.append(
             PartSummary(
                 plan.part.name, plan.runs, sum(new.values()), plan.phase2_follows,

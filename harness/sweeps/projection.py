@@ -66,8 +66,7 @@ def cost_class(unit: WorkUnit) -> CostClass:
 
 def _units(plans: Iterable[PartPlan]) -> Iterable[WorkUnit]:
     for plan in plans:
-        for stage in plan.stages:
-            yield from stage.units
+        yield from plan.units
 
 
 def _time(unit: WorkUnit, split, device: str, engine: str) -> float:  # type: ignore[no-untyped-def]
@@ -120,13 +119,12 @@ def project(
     out = []
     for plan in plans:
         model_epochs, seconds = 0, 0.0
-        for stage in plan.stages:
-            for unit in stage.units:
-                fresh = [r for r in unit.runs if r.run_key not in seen]
-                seen.update(r.run_key for r in fresh)
-                count = len(fresh) * unit.training_epochs
-                model_epochs += count
-                seconds += costs[cost_class(unit)].seconds(len(fresh), count)
+        for unit in plan.units:
+            fresh = [r for r in unit.runs if r.run_key not in seen]
+            seen.update(r.run_key for r in fresh)
+            count = len(fresh) * unit.training_epochs
+            model_epochs += count
+            seconds += costs[cost_class(unit)].seconds(len(fresh), count)
         out.append(PartProjection(plan.part.name, model_epochs, seconds))
     return out
 
