@@ -19,6 +19,7 @@ from harness.errors import UserError
 if TYPE_CHECKING:
     from harness.sweeps.driver import SweepDriver, SweepSummary
     from harness.sweeps.events import SweepEvent
+    from harness.sweeps.projection import CostClass, PartProjection
     from harness.sweeps.spec_file import SweepSpec
 
 
@@ -220,17 +221,19 @@ def print_plan(
     if as_json:
         parts_json = [p.as_dict() for p in summaries]
         if projected is not None:
-            for part, seconds in zip(parts_json, projected, strict=True):
-                part["projected_s"] = seconds
+            for part, projection in zip(parts_json, projected, strict=True):
+                part["projected_s"] = projection.seconds
+                part["projected_s_by_class"] = _by_class(projection.by_class)
         out = {"spec": sweep_spec.name, "runs": total, "stored": in_store, "parts": parts_json}
         if projected is not None:
-            out["projected_s"] = sum(projected)
+            out["projected_s"] = sum(p.seconds for p in projected)
         print(json.dumps(out))
         return
     from harness.timefmt import format_duration
 
     headers = ["part", "runs", "new", "stored", "then"] + (["projected"] if projected else [])
-    when = f", about {format_duration(sum(projected))} here" if projected else ""
+    seconds = sum(p.seconds for p in projected) if projected else 0.0
+    when = f", about {format_duration(seconds)} here" if projected else ""
     held = f" ({in_store:,} of them stored)" if in_store else ""
     table = compact_table(
         *headers,
@@ -239,15 +242,40 @@ def print_plan(
         "new runs the store already holds, which a run skips; then: runs added once "
         "phase 1 has found the minimal structures (not projected); projected: this "
         "machine's time for the new runs not stored, from a calibration per algorithm "
-        "and width",
+        "and hidden widths" + (_where_time_goes(projected) if projected else ""),
     )  # fmt: skip
     for k, p in enumerate(summaries):
         later = _later(p.phase2_follows, p.prune_follows)
         cells = [p.name, f"{p.runs:,}", f"{p.new_runs:,}", f"{p.stored:,}", later]
         if projected:
-            cells.append(format_duration(projected[k]))
+            cells.append(format_duration(projected[k].seconds))
         table.add_row(*cells)
     Console().print(fit(table))
+
+
+def _by_class(by_class: dict[CostClass, float]) -> dict[str, float]:
+    """Seconds per cost class, labelled ('lth from 64-64-64'), the costliest first."""
+    from harness.sweeps.projection import class_label
+
+    totals: dict[str, float] = {}
+    for cls, seconds in by_class.items():
+        totals[class_label(cls)] = totals.get(class_label(cls), 0.0) + seconds
+    return dict(sorted(totals.items(), key=lambda item: -item[1]))
+
+
+def _where_time_goes(projected: list[PartProjection]) -> str:
+    """'; most of it: lth from 64-64-64 (44 min), ...': the classes over a tenth of it."""
+    from harness.timefmt import format_duration
+
+    merged: dict[CostClass, float] = {}
+    for part in projected:
+        for cls, seconds in part.by_class.items():
+            merged[cls] = merged.get(cls, 0.0) + seconds
+    total = sum(merged.values())
+    big = [(label, s) for label, s in _by_class(merged).items() if s >= 0.1 * total > 0]
+    if not big:
+        return ""
+    return "; most of it: " + ", ".join(f"{label} ({format_duration(s)})" for label, s in big[:4])
 
 
 def _stored(plans: list, db: Path | None) -> set[str]:  # type: ignore[type-arg]
@@ -261,9 +289,13 @@ def _stored(plans: list, db: Path | None) -> set[str]:  # type: ignore[type-arg]
         raise UserError(str(error)) from None
 
 
-def _projection(plans: list, sweep_spec: SweepSpec, stored: set[str]) -> list[float] | None:  # type: ignore[type-arg]
-    """Each part's projected seconds for its runs not `stored` (calibrating uncached
-    classes first, with a note)."""
+def _projection(
+    plans: list,
+    sweep_spec: SweepSpec,
+    stored: set[str],  # type: ignore[type-arg]
+) -> list[PartProjection] | None:
+    """Each part's projection for its runs not `stored` (calibrating uncached classes
+    first, with a note)."""
     from harness.sweeps.projection import cached_costs, project
     from harness.training.engines.select import resolve_device
 
@@ -275,7 +307,7 @@ def _projection(plans: list, sweep_spec: SweepSpec, stored: set[str]) -> list[fl
             "--no-project skips it)…"
         )
         costs = cached_costs(plans, device, sweep_spec.engine)
-    return [part.seconds for part in project(plans, costs, stored)] if costs else None
+    return project(plans, costs, stored) if costs else None
 
 
 def _later(phase2_follows: bool, prune_follows: bool) -> str:

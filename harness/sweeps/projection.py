@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -55,9 +55,19 @@ class Cost:
 
 @dataclass(frozen=True)
 class PartProjection:
+    """A part's projected model-epochs and seconds, and the seconds per cost class."""
+
     name: str
     model_epochs: int
     seconds: float
+    by_class: dict[CostClass, float] = field(default_factory=dict)
+
+
+def class_label(cls: CostClass) -> str:
+    """'lth from 64-64-64', 'search on 16-16-4' (phase 1's padded shape)."""
+    algorithm, widths = cls
+    shape = "-".join(map(str, widths))
+    return f"{algorithm} from {shape}" if algorithm else f"search on {shape}"
 
 
 def cost_class(unit: WorkUnit) -> CostClass:
@@ -118,14 +128,15 @@ def project(
     seen: set[str] = set(stored)
     out = []
     for plan in plans:
-        model_epochs, seconds = 0, 0.0
+        model_epochs, by_class = 0, dict[CostClass, float]()
         for unit in plan.units:
             fresh = [r for r in unit.runs if r.run_key not in seen]
             seen.update(r.run_key for r in fresh)
             count = len(fresh) * unit.training_epochs
             model_epochs += count
-            seconds += costs[cost_class(unit)].seconds(len(fresh), count)
-        out.append(PartProjection(plan.part.name, model_epochs, seconds))
+            cls = cost_class(unit)
+            by_class[cls] = by_class.get(cls, 0.0) + costs[cls].seconds(len(fresh), count)
+        out.append(PartProjection(plan.part.name, model_epochs, sum(by_class.values()), by_class))
     return out
 
 

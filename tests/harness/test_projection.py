@@ -76,6 +76,14 @@ def test_dry_run_prints_the_projection(tmp_path: Path, monkeypatch) -> None:  # 
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["runs"] == 2 * 2 * 2 and out["projected_s"] > 0
     assert out["parts"][0]["projected_s"] == out["projected_s"]
+    by_class = out["parts"][0]["projected_s_by_class"]
+    assert set(by_class) == {"snip from 4-4-4", "random from 4-4-4"}
+    assert sum(by_class.values()) == pytest.approx(out["projected_s"])
+    table = CliRunner().invoke(app, ["run", str(spec), "--dry-run"])
+    assert table.exit_code == 0, table.output
+    assert "most of it: snip from 4-4-4 (" in " ".join(table.stdout.split()) or (
+        "most of it: random from 4-4-4 (" in " ".join(table.stdout.split())
+    )
     result = CliRunner().invoke(app, ["run", str(spec), "--dry-run", "--json", "--no-project"])
     assert "projected_s" not in json.loads(result.stdout.strip().splitlines()[-1])
 
