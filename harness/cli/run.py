@@ -19,7 +19,7 @@ from harness.errors import UserError
 if TYPE_CHECKING:
     from harness.sweeps.driver import SweepDriver, SweepSummary
     from harness.sweeps.events import SweepEvent
-    from harness.sweeps.projection import CostClass, PartProjection
+    from harness.sweeps.projection import PartProjection
     from harness.sweeps.spec_file import SweepSpec
 
 
@@ -207,6 +207,7 @@ def print_plan(
     import json
 
     from harness.sweeps.plan import check_size, flatten, plan_sweep, summarize
+    from harness.sweeps.projection import labelled
 
     parts = flatten(sweep_spec)
     if check_size(parts) > SUMMARIZED_RUNS:
@@ -223,7 +224,7 @@ def print_plan(
         if projected is not None:
             for part, projection in zip(parts_json, projected, strict=True):
                 part["projected_s"] = projection.seconds
-                part["projected_s_by_class"] = _by_class(projection.by_class)
+                part["projected_s_by_class"] = labelled(projection.by_class)
         out = {"spec": sweep_spec.name, "runs": total, "stored": in_store, "parts": parts_json}
         if projected is not None:
             out["projected_s"] = sum(p.seconds for p in projected)
@@ -253,29 +254,15 @@ def print_plan(
     Console().print(fit(table))
 
 
-def _by_class(by_class: dict[CostClass, float]) -> dict[str, float]:
-    """Seconds per cost class, labelled ('lth from 64-64-64'), the costliest first."""
-    from harness.sweeps.projection import class_label
-
-    totals: dict[str, float] = {}
-    for cls, seconds in by_class.items():
-        totals[class_label(cls)] = totals.get(class_label(cls), 0.0) + seconds
-    return dict(sorted(totals.items(), key=lambda item: -item[1]))
-
-
 def _where_time_goes(projected: list[PartProjection]) -> str:
     """'; most of it: lth from 64-64-64 (44 min), ...': the classes over a tenth of it."""
+    from harness.sweeps.projection import main_classes
     from harness.timefmt import format_duration
 
-    merged: dict[CostClass, float] = {}
-    for part in projected:
-        for cls, seconds in part.by_class.items():
-            merged[cls] = merged.get(cls, 0.0) + seconds
-    total = sum(merged.values())
-    big = [(label, s) for label, s in _by_class(merged).items() if s >= 0.1 * total > 0]
-    if not big:
-        return ""
-    return "; most of it: " + ", ".join(f"{label} ({format_duration(s)})" for label, s in big[:4])
+    big = main_classes(projected)
+    return (
+        "; most of it: " + ", ".join(f"{k} ({format_duration(s)})" for k, s in big) if big else ""
+    )
 
 
 def _stored(plans: list, db: Path | None) -> set[str]:  # type: ignore[type-arg]

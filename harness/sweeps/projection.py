@@ -140,6 +140,27 @@ def project(
     return out
 
 
+def labelled(by_class: dict[CostClass, float]) -> dict[str, float]:
+    """Seconds per cost class, labelled ('lth from 64-64-64'), the costliest first."""
+    totals: dict[str, float] = {}
+    for cls, seconds in by_class.items():
+        totals[class_label(cls)] = totals.get(class_label(cls), 0.0) + seconds
+    return dict(sorted(totals.items(), key=lambda item: -item[1]))
+
+
+def main_classes(
+    projections: Iterable[PartProjection], share: float = 0.1, most: int = 4
+) -> list[tuple[str, float]]:
+    """The (at most `most`) labelled classes that take `share` of the time or more, over
+    all parts, the costliest first."""
+    merged: dict[CostClass, float] = {}
+    for part in projections:
+        for cls, seconds in part.by_class.items():
+            merged[cls] = merged.get(cls, 0.0) + seconds
+    total = sum(merged.values())
+    return [(k, s) for k, s in labelled(merged).items() if s >= share * total > 0][:most]
+
+
 def _cache_path() -> Path:
     root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(root) / "sparsest" / "calibration.json"
