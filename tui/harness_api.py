@@ -87,14 +87,14 @@ def load_info() -> HarnessInfo:
             from algorithms.registry import ALGORITHMS
             from algorithms.repair import SUFFIX
 
-            algorithms = {
-                name: str(getattr(cls, "summary", "")) for name, cls in ALGORITHMS.items()
-            }
+            # the registry also lists the NAME+repair compositions looked up so far (in
+            # lookup order): the builder lists every base name, then each one's repair
+            base = [name for name in ALGORITHMS if not name.endswith(SUFFIX)]
+            algorithms = {name: str(getattr(ALGORITHMS[name], "summary", "")) for name in base}
             algorithms |= {
                 name + SUFFIX: f"{name} with its disconnected weights re-allocated to "
                 "effective ones (effective-sparsity repair)"
-                for name in list(algorithms)
-                if not name.endswith(SUFFIX)
+                for name in base
             }
             error = None
         except Exception as exc:

@@ -172,3 +172,22 @@ def test_the_executor_and_address_reach_the_spec() -> None:
     with pytest.raises(SpecError) as caught:
         parse_spec(to_toml(build_table(FormState(algorithms=["snip"], address="h:1"))[0]))
     assert field_for_error(caught.value)[0] == "address"
+
+
+def test_the_builder_lists_algorithms_in_one_order_whatever_was_looked_up_before(
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """The registry lists NAME+repair compositions in the order they were first looked
+    up, so a test that used synflow+repair earlier in the same process moved it up the
+    builder's list (the builder snapshots failed in CI that way). The builder's order is
+    every base algorithm, then each one's repair, in the registry's base order."""
+    from algorithms.registry import ALGORITHMS
+    from algorithms.repair import SUFFIX
+    from tui import harness_api
+
+    assert ALGORITHMS["synflow" + SUFFIX] is not None  # looked up first, as a test would
+    monkeypatch.setattr(harness_api, "_info", None)
+    names = list(harness_api.load_info().algorithms)
+    base = [n for n in names if not n.endswith(SUFFIX)]
+    assert names == base + [n + SUFFIX for n in base]
+    assert base[:3] == ["imp", "lth", "snip"]
