@@ -19,6 +19,7 @@ from harness.errors import UserError
 if TYPE_CHECKING:
     from harness.sweeps.driver import SweepDriver, SweepSummary
     from harness.sweeps.events import SweepEvent
+    from harness.sweeps.plan import PartPlan
     from harness.sweeps.projection import PartProjection
     from harness.sweeps.spec_file import SweepSpec
 
@@ -265,7 +266,7 @@ def _where_time_goes(projected: list[PartProjection]) -> str:
     )
 
 
-def _stored(plans: list, db: Path | None) -> set[str]:  # type: ignore[type-arg]
+def _stored(plans: list[PartPlan], db: Path | None) -> set[str]:
     """The plans' run keys the store at `db` holds (none when there is no store yet)."""
     from harness.sweeps.stages import stored_keys
     from store.db import ResultsStore, StoreError
@@ -277,9 +278,7 @@ def _stored(plans: list, db: Path | None) -> set[str]:  # type: ignore[type-arg]
 
 
 def _projection(
-    plans: list,
-    sweep_spec: SweepSpec,
-    stored: set[str],  # type: ignore[type-arg]
+    plans: list[PartPlan], sweep_spec: SweepSpec, stored: set[str]
 ) -> list[PartProjection] | None:
     """Each part's projection for its runs not `stored` (calibrating uncached classes
     first, with a note)."""

@@ -431,7 +431,7 @@ def overparam_coverage(pruned: Sequence[RunGroup]) -> list[str]:
     for group in pruned:
         by_dataset[group.dataset].append(group)
     for dataset, groups in sorted(by_dataset.items()):
-        everyone = set(algorithm_order({g.algorithm for g in groups}))
+        everyone = {g.algorithm for g in groups}
         runs: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for g in groups:
             runs[g.widths[0]][g.algorithm] += g.runs

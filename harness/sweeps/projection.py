@@ -5,12 +5,12 @@ padded shapes (4, 4, 16) and (16, 16, 16) cost many times apart, so each is meas
 class of its widest layer alone measured the first shape and projected phase 1 at about
 half its time). For each class in a plan, `calibrate` trains slices of one of its real
 units end to end through `train_unit` (initialisation, scoring, pruning, every training,
-evaluation, records), after a warm-up that compiles the kernels: a few and many models (4 and 32 up
-to width 16, else 2 and 4), each for one and for two epochs. The four times split the
-cost into a part per population (callback events such as IMP's 200 pruning steps), per
-model (scoring at init, evaluation), per epoch (the loop's own work) and per model-epoch,
-which `project` scales to each unit's runs and epochs. Stages that phase 1 decides later
-are not counted (the caller adds them).
+evaluation, records), after a warm-up that compiles the kernels: a few and many models
+(4 and 32 up to width 16, else 2 and 4), each for one and for two epochs. The four times
+split the cost into a part per population (callback events such as IMP's 200 pruning
+steps), per model (scoring at init, evaluation), per epoch (the loop's own work) and per
+model-epoch, which `project` scales to each unit's runs and epochs. Stages that phase 1
+decides later are not counted (the caller adds them).
 """
 
 from __future__ import annotations
@@ -144,7 +144,8 @@ def labelled(by_class: dict[CostClass, float]) -> dict[str, float]:
     """Seconds per cost class, labelled ('lth from 64-64-64'), the costliest first."""
     totals: dict[str, float] = {}
     for cls, seconds in by_class.items():
-        totals[class_label(cls)] = totals.get(class_label(cls), 0.0) + seconds
+        label = class_label(cls)
+        totals[label] = totals.get(label, 0.0) + seconds
     return dict(sorted(totals.items(), key=lambda item: -item[1]))
 
 

@@ -57,10 +57,9 @@ def stored_keys(units: Iterable[WorkUnit], sink: ResultSink) -> set[str]:
 
 
 def pending(units: Sequence[WorkUnit], sink: ResultSink) -> Pending:
-    keys = [key for unit in units for key in unit.keys]
     done = stored_keys(units, sink)
     left = [u for u in (unit.without(done) for unit in units) if u is not None]
-    return Pending(left, [k for k in keys if k in done])
+    return Pending(left, [key for unit in units for key in unit.keys if key in done])
 
 
 def train_units(
