@@ -10,17 +10,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from harness.cli.store import leaderboard
 from harness.cli.tables import compact_table, fit
 from harness.errors import UserError
+from harness.timefmt import format_duration
 
 if TYPE_CHECKING:
     from harness.sweeps.driver import SweepDriver, SweepSummary
     from harness.sweeps.events import SweepEvent
     from harness.sweeps.plan import PartPlan
-    from harness.sweeps.projection import PartProjection
+    from harness.sweeps.projection import Cost, CostClass, PartProjection
     from harness.sweeps.spec_file import SweepSpec
 
 
@@ -133,8 +134,10 @@ def run(
     console = Console(stderr=True)
     started = time.perf_counter()
 
+    costs = _cached_costs(plans, sweep_spec)
+
     def driver(on_event: Callable[[SweepEvent], None] | None = None) -> SweepDriver:
-        return SweepDriver(sweep_spec, store, on_event, chosen_executor, plans)
+        return SweepDriver(sweep_spec, store, on_event, chosen_executor, plans, costs)
 
     try:
         store.initialize()
@@ -157,6 +160,19 @@ def run(
         leaderboard(target=None, width=None, init=None, dataset=None, as_json=False, db=store.path)
 
 
+def _cached_costs(plans: list[PartPlan], sweep_spec: SweepSpec) -> dict[CostClass, Cost] | None:
+    """This machine's cached calibration of every class in `plans` (a dry run makes it),
+    which weighs the ETA by projected cost; None when one is missing (never calibrates)."""
+    from harness.sweeps.projection import cached_costs
+    from harness.training.engines.select import resolve_device
+
+    try:
+        device = str(resolve_device(sweep_spec.device))
+    except UserError:  # a device only the cluster has: the ETA goes by the run rate
+        return None
+    return cached_costs(plans, device, sweep_spec.engine, calibrate_missing=False)
+
+
 def _drive(
     driver: Callable[..., SweepDriver],
     progress: ProgressStyle,
@@ -173,10 +189,10 @@ def _drive(
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"),
-        TimeRemainingColumn(),
+        TextColumn("{task.fields[eta]}"),
         console=console,
     ) as bar:
-        task = bar.add_task(name, total=None, rate="")
+        task = bar.add_task(name, total=None, rate="", eta="")
 
         def show(event: SweepEvent) -> None:
             if event.event == "log":
@@ -185,9 +201,10 @@ def _drive(
             rate = f"{event.models_per_s:,.1f} runs/s"
             if event.executor == "ray":
                 rate += f" · {event.in_flight}/{event.workers} tasks on {event.nodes} node(s)"
+            eta = "" if event.eta_s is None else f"ETA {format_duration(event.eta_s)}"
             bar.update(
                 task, completed=event.done, total=event.total or None,
-                description=event.stage or name, rate=rate,
+                description=event.stage or name, rate=rate, eta=eta,
             )  # fmt: skip
 
         return driver(show).run()
@@ -231,7 +248,6 @@ def print_plan(
             out["projected_s"] = sum(p.seconds for p in projected)
         print(json.dumps(out))
         return
-    from harness.timefmt import format_duration
 
     headers = ["part", "runs", "new", "stored", "then"] + (["projected"] if projected else [])
     seconds = sum(p.seconds for p in projected) if projected else 0.0
@@ -258,7 +274,6 @@ def print_plan(
 def _where_time_goes(projected: list[PartProjection]) -> str:
     """'; most of it: lth from 64-64-64 (44 min), ...': the classes over a tenth of it."""
     from harness.sweeps.projection import main_classes
-    from harness.timefmt import format_duration
 
     big = main_classes(projected)
     return (

@@ -74,6 +74,11 @@ def cost_class(unit: WorkUnit) -> CostClass:
     return unit.algorithm, tuple(unit.layer_sizes[1:-1])
 
 
+def unit_seconds(unit: WorkUnit, costs: dict[CostClass, Cost]) -> float:
+    """The projected seconds of training `unit` whole."""
+    return costs[cost_class(unit)].seconds(len(unit.runs), len(unit.runs) * unit.training_epochs)
+
+
 def _units(plans: Iterable[PartPlan]) -> Iterable[WorkUnit]:
     for plan in plans:
         yield from plan.units

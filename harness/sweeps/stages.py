@@ -36,6 +36,15 @@ population trains)."""
 
 
 @dataclass(frozen=True)
+class Meter:
+    """Work measured in projected seconds rather than runs: `weigh` gives a unit's
+    projected seconds, `report` is told the projected seconds done so far in the stage."""
+
+    weigh: Callable[[WorkUnit], float]
+    report: ProgressFn
+
+
+@dataclass(frozen=True)
 class Pending:
     """What is left of a stage's units once the sink's runs are taken out."""
 
@@ -68,18 +77,24 @@ def train_units(
     sink: ResultSink,
     progress: ProgressFn | None = None,
     sweep_id: int | None = None,
+    meter: Meter | None = None,
 ) -> list[RunRecord]:
     """Train the pending units on `executor`, writing each population as it finishes;
-    the new records."""
+    the new records. `progress` hears the runs done, `meter` the projected seconds."""
     base = len(left.done_keys)
     finished, in_flight = 0, dict[int, float]()
+    weighed, weighed_in_flight = 0.0, dict[int, float]()
 
-    def report() -> None:
+    def report() -> None:  # the meter first: a progress event reads what it was told
+        if meter is not None:
+            meter.report(weighed + sum(weighed_in_flight.values()))
         if progress is not None:
             progress(base + finished + sum(in_flight.values()))
 
     def step(unit: WorkUnit, done: int, total: int) -> None:
         in_flight[id(unit)] = len(unit.runs) * done / max(total, 1)
+        if meter is not None:
+            weighed_in_flight[id(unit)] = meter.weigh(unit) * done / max(total, 1)
         report()
 
     report()
@@ -90,6 +105,9 @@ def train_units(
         trained += records
         in_flight.pop(id(unit), None)
         finished += len(unit.runs)
+        if meter is not None:
+            weighed_in_flight.pop(id(unit), None)
+            weighed += meter.weigh(unit)
         report()
     return trained
 

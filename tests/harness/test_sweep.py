@@ -213,6 +213,62 @@ def test_dry_run_counts_what_the_store_holds_and_a_resumed_rate_is_its_own(
     assert all(e.models_per_s == 0.0 and e.eta_s is None for e in events)
 
 
+def test_the_eta_weighs_the_runs_left_by_their_projected_cost(tmp_path: Path) -> None:
+    """With a calibration in hand the ETA weighs the runs left by their projected
+    seconds: a sweep whose pruning runs cost 1000 times a search run is not projected at
+    the search's pace while the search trains. With per-run costs all equal, and without
+    a cost for every class, it is the runs left at the run rate."""
+    from harness.sweeps.projection import Cost, cost_class
+
+    spec = parse_spec(TINY)
+    classes = {cost_class(u) for plan in plan_sweep(spec) for u in plan.units}
+
+    def etas(costs: dict | None) -> list:  # type: ignore[type-arg]
+        events: list = []  # type: ignore[type-arg]
+        store = ResultsStore(tmp_path / f"eta{len(list(tmp_path.iterdir()))}.duckdb")
+        SweepDriver(spec, store, events.append, costs=costs).run()
+        return [e for e in events if e.event == "progress" and e.models_per_s > 0]
+
+    def per_run(seconds: float) -> Cost:
+        return Cost(fixed=0.0, per_model=seconds, per_model_epoch=0.0)
+
+    uniform = {cls: per_run(1.0) for cls in classes}
+    partial = {cls: cost for cls, cost in uniform.items() if cls[0] != "snip"}
+    for costs in (None, uniform, partial):  # eta * rate: runs left (done is rounded down)
+        events = etas(costs)
+        assert events and all(abs(e.eta_s * e.models_per_s - (e.total - e.done)) <= 1
+                              for e in events)  # fmt: skip
+
+    costly_pruning = {cls: per_run(1.0 if cls[0] else 0.001) for cls in classes}
+    search = [e for e in etas(costly_pruning) if "search" in e.stage and e.done < e.total]
+    assert search and all(e.eta_s * e.models_per_s > 10 * (e.total - e.done) for e in search)
+
+
+def test_a_run_after_a_dry_run_weighs_its_eta_with_the_cached_calibration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sparsest run` never calibrates, but uses the calibration a dry run cached on this
+    machine for the ETA; its events carry one."""
+    import json
+
+    from harness.cli.run import _cached_costs
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    spec_path = tmp_path / "tiny.toml"
+    spec_path.write_text(TINY)
+    spec = parse_spec(TINY)
+    assert _cached_costs(plan_sweep(spec), spec) is None
+    dry = CliRunner().invoke(app, ["run", str(spec_path), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert _cached_costs(plan_sweep(spec), spec) is not None
+    db = str(tmp_path / "t.duckdb")
+    result = CliRunner().invoke(app, ["run", str(spec_path), "--db", db, "--progress", "jsonl"])
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.output.splitlines()]
+    assert events[-1]["event"] == "done"
+    assert any(e.get("eta_s") is not None for e in events if e["event"] == "progress")
+
+
 def test_cuda_without_a_gpu_is_a_one_line_error(tmp_path: Path) -> None:
     import torch
 
