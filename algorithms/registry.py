@@ -54,14 +54,17 @@ BUILT_INS: dict[str, type[Algorithm]] = {
 
 
 class AlgorithmRegistry(Mapping[str, type[Algorithm]]):
-    """Name -> algorithm class: the built-ins in their order, then the installed plug-ins
-    (by name), then the `NAME+repair` compositions named so far. Plug-ins are looked up
+    """Name -> algorithm class. Iterating lists the built-ins in their order, then the
+    installed plug-ins (by name): the same list whatever the process looked up before.
+    `NAME+repair` is composed on its first lookup and cached apart, so a lookup works
+    (and `in` holds) for every such name, but none is listed. Plug-ins are looked up
     once, on first use; a bad one is skipped, its reason kept in `errors` (and reported,
     see algorithms.plugins.set_reporter)."""
 
     def __init__(self, built_ins: Mapping[str, type[Algorithm]]) -> None:
         self._built_ins = dict(built_ins)
         self._table: dict[str, type[Algorithm]] | None = None
+        self._compositions: dict[str, type[Algorithm]] = {}
         self._origins: dict[str, str] = {}
         self._errors: list[str] = []
 
@@ -77,12 +80,14 @@ class AlgorithmRegistry(Mapping[str, type[Algorithm]]):
 
     def __getitem__(self, name: str) -> type[Algorithm]:
         table = self._loaded()
-        if name not in table and name.endswith(SUFFIX):
+        if name in table:
+            return table[name]
+        if name not in self._compositions and name.endswith(SUFFIX):
             base = name.removesuffix(SUFFIX)
             if SUFFIX not in base and base in table:
-                table[name] = repaired(table[base])
+                self._compositions[name] = repaired(table[base])
                 self._origins[name] = self._origins[base]
-        return table[name]
+        return self._compositions[name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._loaded())
@@ -91,8 +96,8 @@ class AlgorithmRegistry(Mapping[str, type[Algorithm]]):
         return len(self._loaded())
 
     def origin(self, name: str) -> str:
-        """'built-in', or the distribution a plug-in came from."""
-        self._loaded()
+        """'built-in', or the distribution a plug-in came from (a composition's base's)."""
+        self[name]  # loads the table; composes NAME+repair
         return self._origins[name]
 
     @property
@@ -104,6 +109,7 @@ class AlgorithmRegistry(Mapping[str, type[Algorithm]]):
     def reload(self) -> None:
         """Forget the plug-ins; the next use looks them up again (after installing one)."""
         self._table = None
+        self._compositions = {}
 
 
 ALGORITHMS = AlgorithmRegistry(BUILT_INS)

@@ -87,9 +87,8 @@ def load_info() -> HarnessInfo:
             from algorithms.registry import ALGORITHMS
             from algorithms.repair import SUFFIX
 
-            # the registry also lists the NAME+repair compositions looked up so far (in
-            # lookup order): the builder lists every base name, then each one's repair
-            base = [name for name in ALGORITHMS if not name.endswith(SUFFIX)]
+            # the registry lists the base names; the builder adds each one's repair
+            base = list(ALGORITHMS)
             algorithms = {name: str(getattr(ALGORITHMS[name], "summary", "")) for name in base}
             algorithms |= {
                 name + SUFFIX: f"{name} with its disconnected weights re-allocated to "

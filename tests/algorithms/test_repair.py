@@ -166,6 +166,24 @@ def test_the_registry_composes_name_plus_repair() -> None:
     assert cls(cls.Params()).training_epochs(10) == 50  # type: ignore[attr-defined]
 
 
+def test_the_registry_lists_the_same_names_whatever_was_looked_up_before() -> None:
+    """Iterating (what `all`, `sparsest algorithms` and the TUI list) gives the built-ins
+    and plug-ins only: a NAME+repair looked up earlier in the process is not listed, so
+    a spec's `algorithms = ["all"]` means the same in every process."""
+    from harness.sweeps.spec_file import parse_spec
+
+    ALGORITHMS.reload()
+    before = list(ALGORITHMS)
+    all_spec = '[prune]\nalgorithms = ["all"]\nwidths = [3]\nnnz = [10]\n'
+    assert parse_spec(all_spec).prune.algorithms == tuple(before)
+    assert ALGORITHMS["synflow+repair"] is ALGORITHMS["synflow+repair"]  # cached
+    assert ALGORITHMS.origin("imp+repair") == "built-in"  # composed by the question
+    assert list(ALGORITHMS) == before and len(ALGORITHMS) == len(before)
+    assert not any(name.endswith("+repair") for name in before)
+    assert parse_spec(all_spec).prune.algorithms == tuple(before)
+    ALGORITHMS.reload()
+
+
 def test_specs_and_the_prune_command_take_name_plus_repair() -> None:
     from harness.cli.main import app
     from harness.sweeps.spec_file import parse_spec
