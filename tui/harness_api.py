@@ -88,12 +88,13 @@ def load_info() -> HarnessInfo:
             from algorithms.repair import SUFFIX
 
             # the registry lists the base names; the builder adds each one's repair
-            base = list(ALGORITHMS)
-            algorithms = {name: str(getattr(ALGORITHMS[name], "summary", "")) for name in base}
+            algorithms = {
+                name: str(getattr(cls, "summary", "")) for name, cls in ALGORITHMS.items()
+            }
             algorithms |= {
                 name + SUFFIX: f"{name} with its disconnected weights re-allocated to "
                 "effective ones (effective-sparsity repair)"
-                for name in base
+                for name in algorithms
             }
             error = None
         except Exception as exc:
@@ -148,15 +149,9 @@ def projected_seconds(plans: Any, spec: Any, stored: set[str] | None = None) -> 
     """What `sparsest run SPEC --dry-run` projects for the runs not `stored`, when this
     machine's calibration cache holds every cost class of the plan (the builder never
     calibrates: it would stall)."""
-    from harness.errors import UserError
-    from harness.sweeps.projection import cached_costs, project
-    from harness.training.engines.select import resolve_device
+    from harness.sweeps.projection import costs_if_cached, project
 
-    try:
-        device = str(resolve_device(spec.device))
-    except UserError:  # a device this machine lacks: no projection
-        return None
-    costs = cached_costs(plans, device, spec.engine, calibrate_missing=False)
+    costs = costs_if_cached(plans, spec.device, spec.engine)
     if costs is None:
         return None
     return sum(p.seconds for p in project(plans, costs, stored or set()))

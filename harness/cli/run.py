@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from harness.sweeps.driver import SweepDriver, SweepSummary
     from harness.sweeps.events import SweepEvent
     from harness.sweeps.plan import PartPlan
-    from harness.sweeps.projection import Cost, CostClass, PartProjection
+    from harness.sweeps.projection import PartProjection
     from harness.sweeps.spec_file import SweepSpec
 
 
@@ -98,6 +98,7 @@ def run(
     from harness.sweeps.driver import SweepDriver
     from harness.sweeps.executors import make_executor
     from harness.sweeps.plan import plan_sweep
+    from harness.sweeps.projection import costs_if_cached
     from harness.sweeps.spec_file import load_spec, validate
     from store.db import ResultsStore, StoreError
 
@@ -134,7 +135,8 @@ def run(
     console = Console(stderr=True)
     started = time.perf_counter()
 
-    costs = _cached_costs(plans, sweep_spec)
+    # the calibration a dry run cached weighs the ETA (none: it goes by the run rate)
+    costs = costs_if_cached(plans, sweep_spec.device, sweep_spec.engine)
 
     def driver(on_event: Callable[[SweepEvent], None] | None = None) -> SweepDriver:
         return SweepDriver(sweep_spec, store, on_event, chosen_executor, plans, costs)
@@ -158,19 +160,6 @@ def run(
         console.print(f"minimal structure for {target:.1%}: {structure}")
     if show_leaderboard and (sweep_spec.prune is not None or sweep_spec.include):
         leaderboard(target=None, width=None, init=None, dataset=None, as_json=False, db=store.path)
-
-
-def _cached_costs(plans: list[PartPlan], sweep_spec: SweepSpec) -> dict[CostClass, Cost] | None:
-    """This machine's cached calibration of every class in `plans` (a dry run makes it),
-    which weighs the ETA by projected cost; None when one is missing (never calibrates)."""
-    from harness.sweeps.projection import cached_costs
-    from harness.training.engines.select import resolve_device
-
-    try:
-        device = str(resolve_device(sweep_spec.device))
-    except UserError:  # a device only the cluster has: the ETA goes by the run rate
-        return None
-    return cached_costs(plans, device, sweep_spec.engine, calibrate_missing=False)
 
 
 def _drive(

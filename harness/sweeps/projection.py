@@ -220,6 +220,21 @@ def cached_costs(
     return {cls: Cost(*mine[key]) for cls, key in keys.items()}
 
 
+def costs_if_cached(
+    plans: list[PartPlan], device: str, engine: str
+) -> dict[CostClass, Cost] | None:
+    """The cached costs of `plans` on `device` ('auto', 'cpu', 'cuda') of this machine,
+    never calibrating: None when a class is not cached or the device is not here."""
+    from harness.errors import UserError
+    from harness.training.engines.select import resolve_device
+
+    try:
+        resolved = str(resolve_device(device))
+    except UserError:  # a device this machine lacks (a cluster's): nothing to go by
+        return None
+    return cached_costs(plans, resolved, engine, calibrate_missing=False)
+
+
 def cpu_name() -> str:
     """The CPU's model name (/proc/cpuinfo), else what platform knows."""
     try:

@@ -251,16 +251,16 @@ def test_a_run_after_a_dry_run_weighs_its_eta_with_the_cached_calibration(
     machine for the ETA; its events carry one."""
     import json
 
-    from harness.cli.run import _cached_costs
+    from harness.sweeps.projection import costs_if_cached
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     spec_path = tmp_path / "tiny.toml"
     spec_path.write_text(TINY)
     spec = parse_spec(TINY)
-    assert _cached_costs(plan_sweep(spec), spec) is None
+    assert costs_if_cached(plan_sweep(spec), spec.device, spec.engine) is None
     dry = CliRunner().invoke(app, ["run", str(spec_path), "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert _cached_costs(plan_sweep(spec), spec) is not None
+    assert costs_if_cached(plan_sweep(spec), spec.device, spec.engine) is not None
     db = str(tmp_path / "t.duckdb")
     result = CliRunner().invoke(app, ["run", str(spec_path), "--db", db, "--progress", "jsonl"])
     assert result.exit_code == 0, result.output
