@@ -82,19 +82,18 @@ def train_units(
     """Train the pending units on `executor`, writing each population as it finishes;
     the new records. `progress` hears the runs done, `meter` the projected seconds."""
     base = len(left.done_keys)
-    finished, in_flight = 0, dict[int, float]()
-    weighed, weighed_in_flight = 0.0, dict[int, float]()
+    finished, weighed = 0, 0.0  # units done: their runs, their projected seconds
+    in_flight: dict[int, tuple[WorkUnit, float]] = {}  # the share done of each unit training
 
     def report() -> None:  # the meter first: a progress event reads what it was told
+        shares = in_flight.values()
         if meter is not None:
-            meter.report(weighed + sum(weighed_in_flight.values()))
+            meter.report(weighed + sum(meter.weigh(u) * share for u, share in shares))
         if progress is not None:
-            progress(base + finished + sum(in_flight.values()))
+            progress(base + finished + sum(len(u.runs) * share for u, share in shares))
 
     def step(unit: WorkUnit, done: int, total: int) -> None:
-        in_flight[id(unit)] = len(unit.runs) * done / max(total, 1)
-        if meter is not None:
-            weighed_in_flight[id(unit)] = meter.weigh(unit) * done / max(total, 1)
+        in_flight[id(unit)] = unit, done / max(total, 1)
         report()
 
     report()
@@ -105,9 +104,7 @@ def train_units(
         trained += records
         in_flight.pop(id(unit), None)
         finished += len(unit.runs)
-        if meter is not None:
-            weighed_in_flight.pop(id(unit), None)
-            weighed += meter.weigh(unit)
+        weighed += meter.weigh(unit) if meter is not None else 0.0
         report()
     return trained
 

@@ -177,10 +177,10 @@ def test_the_executor_and_address_reach_the_spec() -> None:
 def test_the_builder_lists_algorithms_in_one_order_whatever_was_looked_up_before(
     monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
-    """The registry lists NAME+repair compositions in the order they were first looked
-    up, so a test that used synflow+repair earlier in the same process moved it up the
-    builder's list (the builder snapshots failed in CI that way). The builder's order is
-    every base algorithm, then each one's repair, in the registry's base order."""
+    """A test that used synflow+repair earlier in the same process once moved it up the
+    builder's list (the registry listed compositions in lookup order; the builder
+    snapshots failed in CI that way). The builder's order is every base algorithm, then
+    each one's repair, in the registry's base order."""
     from algorithms.registry import ALGORITHMS
     from algorithms.repair import SUFFIX
     from tui import harness_api
@@ -189,7 +189,7 @@ def test_the_builder_lists_algorithms_in_one_order_whatever_was_looked_up_before
     monkeypatch.setattr(harness_api, "_info", None)
     try:
         names = list(harness_api.load_info().algorithms)
-    finally:  # the composition stays listed otherwise, for later tests in this process
+    finally:  # forget the composition, as tests/algorithms/test_repair.py does
         ALGORITHMS.reload()
     base = [n for n in names if not n.endswith(SUFFIX)]
     assert names == base + [n + SUFFIX for n in base]
